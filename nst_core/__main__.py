@@ -1,0 +1,177 @@
+"""Command line: python -m nst_core CONTENT STYLE [STYLE ...] -o OUT.png [settings].
+
+Every setting of `Settings` becomes a flag with its help text, default and range, so the CLI and the
+engine can never disagree. Progress goes to stderr; errors are one line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .config import Settings, field_info
+from .engine import Progress, make_recipe, stylize_iter
+from .errors import NSTError, SettingsError
+from .images import decode_image, save_png
+
+DESCRIPTION = """\
+Repaint a photo in the style of one or more paintings by optimising its pixels against a frozen,
+pretrained VGG network (Gatys, Ecker & Bethge 2015). The content weight keeps the photo's shapes, the
+style weight pulls in the painting's textures and colours: the picture is a balance of the two, so
+raising one is the same as lowering the other.
+
+STYLE is an image file or a gallery name (run with --list-styles to see them).
+"""
+
+EPILOG = """\
+examples:
+  python -m nst_core photo.jpg starry_night.jpg -o out.png
+  python -m nst_core photo.jpg starry_night.jpg the_scream.jpg --style-blend 3 1 -o out.png
+  python -m nst_core photo.jpg starry_night.jpg --size 768 --iterations 400 --preserve-color luminance -o out.png
+  NST_WEIGHTS=vgg16-caffe-features.pth python -m nst_core photo.jpg starry_night.jpg -o out.png
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nst_core", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("content", nargs="?", help="the photo to repaint (JPEG, PNG, WebP, GIF, BMP or TIFF)")
+    parser.add_argument("styles", nargs="*", metavar="style", help="one or more paintings, files or gallery names")
+    parser.add_argument("-o", "--output", default="out.png", help="where to write the PNG (default: out.png); "
+                        "it records every setting in its metadata")
+    parser.add_argument("--list-styles", action="store_true", help="list the gallery's styles and exit")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--version", action="version", version=f"nst-studio {__version__}")
+    group = parser.add_argument_group("settings")
+    defaults = Settings()
+    for f in dataclasses.fields(Settings):
+        _add_setting(group, f, getattr(defaults, f.name))
+    return parser
+
+
+def _add_setting(group: argparse._ArgumentGroup, f: dataclasses.Field, default: object) -> None:
+    info = field_info(f.name)
+    flag = "--" + f.name.replace("_", "-")
+    help_text = info["help"]
+    if info["low"] is not None and not isinstance(default, tuple) and default is not None:
+        help_text += f" [{info['low']:g} to {info['high']:g}]"
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "bool":
+        group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                           help=help_text + f" (default: {default})")
+        return
+    if kind.startswith("tuple"):
+        item = str if "str" in kind else float
+        shown = " ".join(map(str, default)) if default else "equal"
+        group.add_argument(flag, nargs="+", type=item, default=None, metavar="X",
+                           help=help_text + f" (default: {shown})")
+        return
+    item = {"int": int, "float": float}.get(kind, str)
+    group.add_argument(flag, type=item, default=None, choices=info["choices"] if f.name != "content_layer" else None,
+                       help=help_text + f" (default: {default})")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    values = {}
+    for f in dataclasses.fields(Settings):
+        value = getattr(args, f.name)
+        if value is not None:
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+    return Settings(**values)
+
+
+def resolve_style(name_or_path: str) -> str | Path:
+    """A gallery name or a file path; the gallery is optional so the engine works without it."""
+    try:
+        from .gallery import resolve_style_source
+    except ImportError:
+        return name_or_path
+    return resolve_style_source(name_or_path)
+
+
+class ProgressBar:
+    """One status line on stderr, rewritten in place on a terminal, printed now and then otherwise."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_print = 0.0
+
+    def update(self, event: Progress) -> None:
+        if event.message:
+            self._line(event.message)
+        now = time.monotonic()
+        if not (self.tty or event.done or now - self.last_print >= 5.0):
+            return
+        self.last_print = now
+        rate = event.step / event.elapsed if event.elapsed > 0 else 0.0
+        eta = (event.total - event.step) / rate if rate > 0 else 0.0
+        filled = round(24 * event.step / event.total)
+        text = (f"[{'#' * filled}{'.' * (24 - filled)}] {event.step}/{event.total} "
+                f"{event.size[0]}x{event.size[1]}  loss {event.loss:.3g} (content {event.content_loss:.3g}, "
+                f"style {event.style_loss:.3g}, tv {event.tv_loss:.3g})  {rate:.2f} it/s  ETA {eta:.0f}s")
+        if self.tty:
+            self.stream.write("\r\033[K" + text + ("\n" if event.done else ""))
+            self.stream.flush()
+        else:
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def list_styles() -> int:
+    from .gallery import list_styles as gallery_styles
+
+    for style in gallery_styles():
+        state = "" if style.available else "  (not downloaded yet)"
+        print(f"{style.name:24s} {style.title}{state}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        if args.list_styles:
+            return list_styles()
+        if not args.content or not args.styles:
+            parser.error("give a content image and at least one style (a file or a gallery name)")
+        settings = settings_from_args(args)
+        content = decode_image(args.content)
+        styles = [decode_image(resolve_style(s)) for s in args.styles]
+        output = Path(args.output)
+        if output.suffix.lower() != ".png":
+            raise SettingsError(f"The output must be a .png file (it carries the recipe), not {output.name}.")
+        bar = None if args.quiet else ProgressBar()
+        final = None
+        for event in stylize_iter(content, styles, settings):
+            if bar:
+                bar.update(event)
+            final = event
+        assert final is not None and final.preview is not None
+        save_png(final.preview, output, make_recipe(settings, content, styles, final.preview))
+    except NSTError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: could not write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; nothing written", file=sys.stderr)
+        return 130
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

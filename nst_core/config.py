@@ -1,0 +1,201 @@
+"""The settings of one style-transfer run: one frozen dataclass, validated on creation.
+
+This is the single source of every default, range and help text: the CLI builds its flags from it and
+the app builds its controls from it. It knows nothing about images, torch or Gradio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SettingsError
+
+# Layer names a run may use (relu outputs); the backbone rejects relu3_4, relu4_4 and relu5_4 on VGG-16.
+LAYER_CHOICES = (
+    "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
+    "relu4_1", "relu4_2", "relu4_3", "relu4_4", "relu5_1", "relu5_2", "relu5_3", "relu5_4",
+)
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise", "style")
+COLOR_MODES = ("none", "luminance", "histogram")
+POOLINGS = ("max", "avg")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+CONVENTIONS = ("auto", "torchvision", "caffe")
+WEIGHT_SOURCES = ("vgg19", "vgg16", "vgg19-caffe", "vgg16-caffe", "untrained")
+
+
+def default_weights() -> str:
+    """The weights a run uses unless told otherwise: $NST_WEIGHTS (a local file) if set, else vgg19."""
+    return os.environ.get("NST_WEIGHTS") or "vgg19"
+
+
+def _setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+             choices: tuple[str, ...] | None = None, log: bool = False) -> Any:
+    """A dataclass field that carries its help text and allowed values for the CLI, the app and checks."""
+    meta = {"help": help, "low": low, "high": high, "choices": choices, "log": log}
+    if callable(default):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of a run. Creating one validates it; `dataclasses.replace` re-validates."""
+
+    size: int = _setting(384, "Longest side of the output in pixels. Time grows with its square.",
+                         low=32, high=4096)
+    iterations: int = _setting(
+        200, "Optimiser steps in all (an L-BFGS function evaluation counts as one). 100 gives a "
+        "recognisable painting, 300-500 a finished one.", low=1, high=5000)
+    style_weight: float = _setting(
+        10.0, "How strongly the output copies the painting's textures and colours. Raise it for a "
+        "bolder painting, lower it to keep more of the photo. Useful range 1 to 1000.",
+        low=0.0, high=1e9, log=True)
+    content_weight: float = _setting(
+        1.0, "How strongly the output keeps the photo's shapes. Raise it to keep faces and edges, "
+        "lower it to let the painting take over. Useful range 0.1 to 10.", low=0.0, high=1e6, log=True)
+    tv_weight: float = _setting(
+        0.0, "Total-variation smoothing: raise it to remove speckle and high-frequency noise. "
+        "Useful range 0 to 1e3.", low=0.0, high=1e6, log=True)
+    content_layer: str = _setting(
+        "relu4_2", "The VGG layer whose features describe the photo's content. Shallow layers keep "
+        "exact pixels; deep ones keep only the objects' layout.", choices=LAYER_CHOICES)
+    style_layers: tuple[str, ...] = _setting(
+        ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        "The VGG layers whose Gram matrices describe the painting's style. Shallow layers carry "
+        "colour and fine texture, deep layers carry large brush strokes and motifs.",
+        choices=LAYER_CHOICES)
+    style_layer_weights: tuple[float, ...] | None = _setting(
+        None, "Relative weight of each style layer (same order as style layers); equal if omitted. "
+        "They are normalised to sum to one.", low=0.0, high=1e6)
+    style_blend: tuple[float, ...] | None = _setting(
+        None, "Relative weight of each style image when there are several; equal if omitted.",
+        low=0.0, high=1e6)
+    style_scale: float = _setting(
+        1.0, "Size of the painting relative to the output. Below 1 gives smaller brush strokes, "
+        "above 1 larger ones.", low=0.1, high=4.0)
+    optimizer: str = _setting(
+        "lbfgs", "lbfgs converges far better per step (the quality choice); adam is steadier and "
+        "cheaper per step.", choices=OPTIMIZERS)
+    learning_rate: float = _setting(
+        0.02, "Adam's step size in pixel units (0-1 scale); L-BFGS ignores it.", low=1e-5, high=1.0, log=True)
+    init: str = _setting(
+        "content", "Starting image: the photo (fastest to a clean result), noise (more painterly), "
+        "or noise with the painting's colours.", choices=INITS)
+    seed: int = _setting(0, "Seed for noise initialisation; the same seed gives the same picture.",
+                         low=0, high=2**31 - 1)
+    preserve_color: str = _setting(
+        "none", "Keep the photo's colours: 'luminance' transfers only brightness patterns, "
+        "'histogram' recolours the painting to the photo's palette first.", choices=COLOR_MODES)
+    coarse_to_fine: bool = _setting(
+        True, "Optimise a small version first and enlarge it, so large outputs keep the brush-stroke "
+        "scale of a small preview (and converge faster).")
+    pooling: str = _setting(
+        "avg", "Pooling inside VGG: average pooling gives smoother gradients and nicer results "
+        "(Gatys et al.); max is the network as trained.", choices=POOLINGS)
+    weights: str = _setting(
+        default_weights, "Backbone weights: vgg19 (default), vgg16, vgg19-caffe, vgg16-caffe, "
+        "untrained (random: shows why pretrained features matter), or a path to a local VGG file.")
+    weights_convention: str = _setting(
+        "auto", "Input convention of a local weights file (auto recognises known files).",
+        choices=CONVENTIONS)
+    preview_every: int = _setting(10, "Send a preview image every N steps (and on the last one).",
+                                  low=1, high=1000)
+    device: str = _setting("auto", "Where to compute: auto picks CUDA, then Apple MPS, then CPU.",
+                           choices=DEVICES)
+    precision: str = _setting(
+        "auto", "Arithmetic for the network: auto uses bf16 on CUDA (losses stay fp32) and fp32 "
+        "elsewhere.", choices=PRECISIONS)
+    max_seconds: float = _setting(
+        0.0, "Wall-clock limit for the run in seconds (0 = none); the run then ends with the last "
+        "good image.", low=0.0, high=86400.0)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            # Whole floats from sliders and JSON (200.0) become ints; everything else is only checked.
+            object.__setattr__(self, f.name, _check(f, getattr(self, f.name)))
+        if not self.style_layers:
+            raise SettingsError("style_layers must name at least one layer.")
+        if len(set(self.style_layers)) != len(self.style_layers):
+            raise SettingsError("style_layers must not name a layer twice.")
+        if self.style_layer_weights is not None:
+            if len(self.style_layer_weights) != len(self.style_layers):
+                raise SettingsError(
+                    f"style_layer_weights has {len(self.style_layer_weights)} values but there are "
+                    f"{len(self.style_layers)} style layers; give one weight per layer.")
+            if sum(self.style_layer_weights) <= 0:
+                raise SettingsError("style_layer_weights must not all be zero.")
+        if self.style_blend is not None and sum(self.style_blend) <= 0:
+            raise SettingsError("style_blend must not be all zeros.")
+        if not self.weights.strip():
+            raise SettingsError("weights must name a source (" + ", ".join(WEIGHT_SOURCES) + ") or a file.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values, for recipes."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Settings:
+        """Settings from a recipe: unknown keys are ignored, lists become tuples, the rest is validated."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known}
+        return cls(**clean)
+
+
+def field_info(name: str) -> dict[str, Any]:
+    """Help text, range and choices of one setting, for front ends."""
+    return dict(next(f for f in dataclasses.fields(Settings) if f.name == name).metadata)
+
+
+def default_of(name: str) -> Any:
+    """The default value of one setting."""
+    return getattr(Settings(), name)
+
+
+def _check(f: dataclasses.Field, value: Any) -> Any:
+    """Return `value` in its field's type, or raise SettingsError naming what is allowed."""
+    meta, name = f.metadata, f.name
+    choices, low, high = meta["choices"], meta["low"], meta["high"]
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise SettingsError(f"{name} must be true or false, not {value!r}.")
+        return value
+    if kind.startswith("tuple") and "str" in kind:
+        items = value if isinstance(value, tuple) else None
+        if items is None or not all(isinstance(v, str) for v in items):
+            raise SettingsError(f"{name} must be a list of layer names such as relu1_1.")
+        for item in items:
+            if item not in choices:
+                raise SettingsError(f"{name} has unknown layer {item!r}; allowed: {', '.join(choices)}.")
+        return value
+    if kind.startswith("tuple"):
+        if value is None:
+            return None
+        if not isinstance(value, tuple) or not value:
+            raise SettingsError(f"{name} must be a non-empty list of numbers.")
+        return tuple(_check_number(name, item, low, high, integer=False) for item in value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise SettingsError(f"{name} must be text, not {value!r}.")
+        if choices is not None and value not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+        return value
+    return _check_number(name, value, low, high, integer=(kind == "int"))
+
+
+def _check_number(name: str, value: Any, low: float | None, high: float | None, *, integer: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"{name} must be a number, not {value!r}.")
+    if not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number between {low:g} and {high:g}, not {value}.")
+    if integer and value != int(value):
+        raise SettingsError(f"{name} must be a whole number, not {value}.")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, not {value:g}.")
+    return int(value) if integer else float(value)

@@ -1,0 +1,403 @@
+"""The optimisation loop: a generator of progress events, and a run-to-completion wrapper.
+
+`stylize_iter` yields one small immutable `Progress` per optimiser step (an L-BFGS function evaluation
+is a step), with a preview image every `preview_every` steps and on the last. Closing the generator is
+the cancel signal; its `finally` frees the run's memory. The engine never prints and never imports a UI.
+
+Where this departs from the textbook loop, and why:
+- Every loss term is relative to its target (see losses.py), so weights mean the same on every backbone
+  and size, and L-BFGS sees a well-scaled problem instead of raw sums in the 1e10 range.
+- L-BFGS runs one function evaluation per `step()` without line search, guarded: a non-finite or
+  exploding loss, or a loss frozen for several steps, rolls back to the best image so far and restarts
+  the optimiser's memory.
+- Coarse to fine: the run starts at a fraction of the size and enlarges its result, so big outputs keep
+  the large-scale structure a small one has, and early steps are cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import math
+import time
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import color
+from .backbones import SOURCES, VGGFeatures, load_backbone
+from .config import Settings
+from .errors import NSTError, SettingsError
+from .images import ImageSource, decode_image, resize_longest, to_pil, to_tensor
+from .losses import blend_grams, content_loss, gram, style_loss, total_variation
+
+log = logging.getLogger(__name__)
+
+MIN_SCALE_SIZE = 128  # coarse-to-fine never starts below this: VGG's deep layers need room
+MIN_STYLE_SIZE = 32
+LBFGS_HISTORY = 20  # each pair costs two image-sized buffers; 20 is plenty for this problem
+STALL_STEPS = 4  # this many identical losses in a row means the optimiser is stuck
+MAX_PIXEL_STEP = 0.3  # trust region: no step moves a pixel further than this (pixels span 0..1)
+BLOWUP = 100.0  # a loss this many times the best so far is a divergence (L-BFGS's early steps may overshoot 10x)
+
+
+class OutOfMemory(NSTError):
+    """The device ran out of memory for this size."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One optimiser step. Loss terms are weighted contributions: loss = content + style + tv."""
+
+    step: int
+    total: int
+    loss: float
+    content_loss: float
+    style_loss: float
+    tv_loss: float
+    style_layer_losses: Mapping[str, float]
+    elapsed: float
+    size: tuple[int, int]  # (width, height) being optimised at this step
+    scale: int  # 1-based index of the coarse-to-fine scale
+    scales: int
+    device: str
+    preview: Image.Image | None = None
+    done: bool = False
+    message: str | None = None
+
+
+def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
+            *, backbone: VGGFeatures | None = None) -> Image.Image:
+    """Run to the end and return the final image."""
+    final = None
+    for event in stylize_iter(content, styles, settings, backbone=backbone):
+        final = event
+    assert final is not None and final.done and final.preview is not None
+    return final.preview
+
+
+def pick_device(choice: str) -> torch.device:
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise SettingsError("device cuda was asked for but no CUDA GPU is available; use auto or cpu.")
+    if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SettingsError("device mps was asked for but Apple MPS is not available; use auto or cpu.")
+    return torch.device(choice)
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+def scale_sizes(size: int, coarse_to_fine: bool, iterations: int) -> list[int]:
+    """Longest sides of the scales, coarse to fine: halvings of `size` down to MIN_SCALE_SIZE."""
+    sizes = [size]
+    while coarse_to_fine and sizes[0] // 2 >= MIN_SCALE_SIZE and len(sizes) < iterations:
+        sizes.insert(0, sizes[0] // 2)
+    return sizes
+
+
+def split_iterations(iterations: int, scales: int) -> list[int]:
+    """Equal shares of the steps per scale; the remainder goes to the final (most visible) scale."""
+    share = [iterations // scales] * scales
+    share[-1] += iterations - sum(share)
+    return share
+
+
+def resolve_backbone(settings: Settings) -> VGGFeatures:
+    return load_backbone(settings.weights, convention=settings.weights_convention, pooling=settings.pooling)
+
+
+def weights_label(settings: Settings) -> str:
+    """What a recipe records about the weights: a source name, or a local file's name (never its path)."""
+    if settings.weights in SOURCES:
+        return settings.weights
+    return "file:" + settings.weights.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def make_recipe(settings: Settings, content: Image.Image, styles: Sequence[Image.Image],
+                output: Image.Image) -> dict[str, Any]:
+    """Everything needed to reproduce a result, for the output PNG's metadata."""
+    from . import __version__
+
+    values = settings.to_dict()
+    values["weights"] = weights_label(settings)
+    return {
+        "generator": f"nst-studio {__version__}",
+        "settings": values,
+        "content_size": list(content.size),
+        "style_sizes": [list(s.size) for s in styles],
+        "output_size": list(output.size),
+    }
+
+
+def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSource,
+                 settings: Settings | None = None, *, backbone: VGGFeatures | None = None) -> Iterator[Progress]:
+    """Yield a Progress per optimiser step; the last one has done=True and the final image as preview."""
+    settings = settings or Settings()
+    content_img = decode_image(content)
+    style_list = [styles] if isinstance(styles, (str, bytes, Image.Image)) or hasattr(styles, "__fspath__") \
+        else list(styles)
+    if not style_list:
+        raise SettingsError("Give at least one style image.")
+    style_imgs = [decode_image(s) for s in style_list]
+    blend = list(settings.style_blend or [1.0] * len(style_imgs))
+    if len(blend) != len(style_imgs):
+        raise SettingsError(f"style_blend has {len(blend)} weights for {len(style_imgs)} style images; "
+                            "give one per style.")
+    model = backbone if backbone is not None else resolve_backbone(settings)
+    model.check_layers([settings.content_layer, *settings.style_layers])
+    device = pick_device(settings.device)
+    run = _Run(settings, model, device, content_img, style_imgs, blend)
+    try:
+        yield from run.events()
+    finally:
+        run.release()
+
+
+class _Run:
+    """State of one stylization; `events()` is the loop. Split from `stylize_iter` to keep each part short."""
+
+    def __init__(self, settings: Settings, model: VGGFeatures, device: torch.device, content: Image.Image,
+                 styles: list[Image.Image], blend: list[float]) -> None:
+        self.s = settings
+        self.model = model.to(device)
+        self.device = device
+        self.device_name = describe_device(device)
+        self.content_img = content
+        self.style_imgs = styles
+        self.blend = blend
+        self.use_bf16 = settings.precision == "bf16" or (settings.precision == "auto" and device.type == "cuda")
+        self.channels_last = device.type in ("cuda", "cpu")
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        layer_weights = settings.style_layer_weights or [1.0] * len(settings.style_layers)
+        total = sum(layer_weights)
+        self.layer_weights = {name: w / total for name, w in zip(settings.style_layers, layer_weights)}
+        self.wanted = frozenset([settings.content_layer, *settings.style_layers])
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        self.tensors: dict[str, Any] = {}
+        self.divergences = 0
+
+    # --- targets -------------------------------------------------------------------------------------
+
+    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+            return self.model(image, self.wanted)
+
+    def prepare_scale(self, longest: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Targets at one scale; returns (content image as optimised, content image for display)."""
+        content = to_tensor(resize_longest(self.content_img, longest)).to(self.device)
+        style_side = max(MIN_STYLE_SIZE, round(longest * self.s.style_scale))
+        styles = [to_tensor(resize_longest(img, style_side)).to(self.device) for img in self.style_imgs]
+        if self.s.preserve_color == "luminance":
+            styles = [color.match_luminance(s, content) for s in styles]
+            optimised_content = color.luminance(content)
+        else:
+            if self.s.preserve_color == "histogram":
+                styles = [color.match_color(s, content) for s in styles]
+            optimised_content = content
+        with torch.no_grad():
+            self.content_target = self.features(optimised_content)[self.s.content_layer].detach()
+            grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.s.style_layers}
+            for style in styles:
+                feats = self.features(style)
+                for name in self.s.style_layers:
+                    grams[name].append(gram(feats[name]))
+                del feats
+            self.style_targets = {name: blend_grams(g, self.blend) for name, g in grams.items()}
+        self.styles_for_init = styles
+        return optimised_content, content
+
+    def initial_image(self, content: torch.Tensor) -> torch.Tensor:
+        if self.s.init == "content":
+            return content.clone()
+        shape = content.shape
+        if self.s.init == "noise":
+            return torch.rand(shape, generator=self.generator).to(self.device)
+        # Noise with the (first) painting's colour mean and covariance.
+        pixels = self.styles_for_init[0][0].reshape(3, -1).double().cpu()
+        mean = pixels.mean(1, keepdim=True)
+        cov = torch.cov(pixels) + 1e-5 * torch.eye(3, dtype=torch.float64)
+        noise = torch.randn((3, shape[2] * shape[3]), generator=self.generator, dtype=torch.float64)
+        image = (torch.linalg.cholesky(cov) @ noise + mean).reshape(shape).float()
+        return image.clamp(0, 1).to(self.device)
+
+    # --- the objective -------------------------------------------------------------------------------
+
+    def objective(self, image: torch.Tensor) -> torch.Tensor:
+        """[total, content, style, tv, style per layer...] as one fp32 tensor (one host sync to read)."""
+        feats = self.features(image)
+        s = self.s
+        c = content_loss(feats[s.content_layer], self.content_target) * s.content_weight
+        per_layer = [style_loss(gram(feats[name]), self.style_targets[name]) * (s.style_weight * w)
+                     for name, w in self.layer_weights.items()]
+        style = torch.stack(per_layer).sum()
+        tv = total_variation(image) * s.tv_weight if s.tv_weight else torch.zeros((), device=image.device)
+        return torch.stack([c + style + tv, c, style, tv, *per_layer])
+
+    def make_optimizer(self, image: torch.Tensor) -> torch.optim.Optimizer:
+        """A fresh optimiser; each divergence so far halves its step size so a restart cannot cycle."""
+        damping = 0.5 ** self.divergences
+        if self.s.optimizer == "adam":
+            return torch.optim.Adam([image], lr=self.s.learning_rate * damping)
+        # No early exits (tolerances 0): the guard in `optimise_scale` decides when progress has stopped.
+        return torch.optim.LBFGS([image], lr=damping, max_iter=1, history_size=LBFGS_HISTORY,
+                                 tolerance_grad=0.0, tolerance_change=0.0)
+
+    def limit_step(self, optimizer: torch.optim.Optimizer, x: torch.Tensor, before: torch.Tensor) -> None:
+        """Keep the step just taken inside the trust region.
+
+        L-BFGS's second step is scaled by curvature measured over its tiny first step and can be
+        enormous (loss x1e11 seen at style weight 1e5); it then wastes steps recovering, or yields NaN in
+        bf16. Shrinking the step, and L-BFGS's record of it (state["t"]), keeps its curvature pairs true.
+        Adam's pixels are simply kept in range.
+        """
+        with torch.no_grad():
+            if self.s.optimizer == "adam":
+                x.clamp_(0, 1)
+                return
+            biggest = (x - before).abs().max().item()
+            if biggest > MAX_PIXEL_STEP:
+                factor = MAX_PIXEL_STEP / biggest
+                x.copy_(before + (x - before) * factor)
+                optimizer.state[x]["t"] = optimizer.state[x]["t"] * factor
+
+    # --- the loop ------------------------------------------------------------------------------------
+
+    def display(self, image: torch.Tensor, content_rgb: torch.Tensor) -> Image.Image:
+        with torch.no_grad():
+            if self.s.preserve_color == "luminance":
+                image = color.recombine_luminance(image.clamp(0, 1), content_rgb)
+            return to_pil(image)
+
+    def events(self) -> Iterator[Progress]:
+        s = self.s
+        sizes = scale_sizes(s.size, s.coarse_to_fine, s.iterations)
+        shares = split_iterations(s.iterations, len(sizes))
+        start = time.perf_counter()
+        step = 0
+        image: torch.Tensor | None = None
+        for scale, (longest, steps) in enumerate(zip(sizes, shares), start=1):
+            try:
+                content, content_rgb = self.prepare_scale(longest)
+                if image is None:
+                    image = self.initial_image(content)
+                else:
+                    image = F.interpolate(image, size=content.shape[-2:], mode="bicubic",
+                                          align_corners=False).clamp(0, 1)
+                image, last, out_of_time = yield from self.optimise_scale(
+                    image, content_rgb, steps, step, scale, len(sizes), start)
+            except torch.OutOfMemoryError:
+                oom_size = longest
+            else:
+                step = last.step
+                if out_of_time or scale == len(sizes):
+                    yield self.final(last, image, content_rgb, out_of_time)
+                    return
+                continue
+            # Out of the except block, so the error's traceback (holding tensors) is gone before freeing.
+            self.release()
+            raise OutOfMemory(f"The {self.device.type} ran out of memory at {oom_size} px; choose a smaller size.")
+
+    def final(self, last: Progress, image: torch.Tensor, content_rgb: torch.Tensor, out_of_time: bool) -> Progress:
+        message = last.message
+        if out_of_time:
+            message = f"Stopped at the {self.s.max_seconds:g} s time limit after {last.step} steps."
+        return replace(last, preview=self.display(image, content_rgb), done=True, message=message)
+
+    def optimise_scale(self, image: torch.Tensor, content_rgb: torch.Tensor, steps: int, step: int, scale: int,
+                       scales: int, start: float) -> Generator[Progress, None, tuple[torch.Tensor, Progress, bool]]:
+        """Optimise one scale, yielding a Progress per step except the run's last, which it returns
+        (with the best image and whether time ran out) so the caller can attach the final image."""
+        s = self.s
+        x = image.detach().clone().contiguous().requires_grad_(True)
+        self.tensors["x"] = x
+        optimizer = self.make_optimizer(x)
+        best_loss, best = math.inf, x.detach().clone()
+        self.tensors["best"] = best
+        previous, frozen = None, 0
+        terms = torch.zeros(())
+        names = list(self.layer_weights)
+        height, width = x.shape[-2:]
+
+        def closure() -> torch.Tensor:
+            nonlocal terms
+            optimizer.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                values = self.objective(x)
+                values[0].backward()
+            terms = values.detach()
+            return values[0]
+
+        for _ in range(steps):
+            evaluated = x.detach().clone()  # the point whose loss this step measures
+            optimizer.step(closure)
+            self.limit_step(optimizer, x, evaluated)
+            values = terms.tolist()  # the step's only host sync
+            step += 1
+            loss = values[0]
+            message = None
+            if not math.isfinite(loss) or loss > BLOWUP * best_loss:
+                what = "a non-finite loss" if not math.isfinite(loss) else "a diverging loss"
+                self.divergences += 1
+                message = f"Step {step}: {what}; rolled back to the last good image and restarted the optimiser."
+            else:
+                if loss < best_loss:
+                    best_loss = loss
+                    best.copy_(evaluated)
+                frozen = frozen + 1 if previous is not None and abs(loss - previous) <= 1e-9 * abs(loss) else 0
+                previous = loss
+                if frozen >= STALL_STEPS:
+                    message = f"Step {step}: the loss stopped changing; restarted the optimiser from the best image."
+            if message:
+                log.warning(message)
+                x.data.copy_(best)
+                optimizer = self.make_optimizer(x)
+                previous, frozen = None, 0
+            elapsed = time.perf_counter() - start
+            out_of_time = bool(s.max_seconds) and elapsed >= s.max_seconds
+            last_of_run = out_of_time or step == s.iterations
+            event = Progress(
+                step=step, total=s.iterations,
+                loss=_finite(values[0]), content_loss=_finite(values[1]), style_loss=_finite(values[2]),
+                tv_loss=_finite(values[3]),
+                style_layer_losses=MappingProxyType({n: _finite(v) for n, v in zip(names, values[4:])}),
+                elapsed=elapsed, size=(width, height), scale=scale, scales=scales, device=self.device_name,
+                preview=self.display(x, content_rgb) if step % s.preview_every == 0 and not last_of_run else None,
+                message=message)
+            if last_of_run:
+                break
+            yield event
+        # The best evaluated point; the step just taken is unevaluated, so it is only used if nothing was.
+        result = best if math.isfinite(best_loss) else x.detach()
+        return result.clone(), event, out_of_time
+
+    def release(self) -> None:
+        for name in ("content_target", "style_targets", "styles_for_init"):
+            self.__dict__.pop(name, None)
+        self.tensors.clear()
+        if self.device.type == "cuda":
+            gc.collect()
+            with contextlib.suppress(RuntimeError):
+                torch.cuda.empty_cache()
+
+
+def _finite(value: float) -> float:
+    """Events carry finite floats only (JSON and charts choke on NaN); non-finite reads as infinity."""
+    return value if math.isfinite(value) else float("inf")
