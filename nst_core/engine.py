@@ -44,6 +44,7 @@ MIN_STYLE_SIZE = 32
 LBFGS_HISTORY = 20  # each pair costs two image-sized buffers; 20 is plenty for this problem
 STALL_STEPS = 4  # this many identical losses in a row means the optimiser is stuck
 MAX_PIXEL_STEP = 0.3  # trust region: no step moves a pixel further than this (pixels span 0..1)
+MAX_FAILURES = 5  # rollbacks in a row before the run gives up and returns its best image
 BLOWUP = 100.0  # a loss this many times the best so far is a divergence (L-BFGS's early steps may overshoot 10x)
 
 
@@ -301,37 +302,34 @@ class _Run:
                 else:
                     image = F.interpolate(image, size=content.shape[-2:], mode="bicubic",
                                           align_corners=False).clamp(0, 1)
-                image, last, out_of_time = yield from self.optimise_scale(
+                image, last, stopped = yield from self.optimise_scale(
                     image, content_rgb, steps, step, scale, len(sizes), start)
             except torch.OutOfMemoryError:
                 oom_size = longest
             else:
                 step = last.step
-                if out_of_time or scale == len(sizes):
-                    yield self.final(last, image, content_rgb, out_of_time)
+                if stopped or scale == len(sizes):
+                    yield self.final(last, image, content_rgb, stopped)
                     return
                 continue
             # Out of the except block, so the error's traceback (holding tensors) is gone before freeing.
             self.release()
             raise OutOfMemory(f"The {self.device.type} ran out of memory at {oom_size} px; choose a smaller size.")
 
-    def final(self, last: Progress, image: torch.Tensor, content_rgb: torch.Tensor, out_of_time: bool) -> Progress:
-        message = last.message
-        if out_of_time:
-            message = f"Stopped at the {self.s.max_seconds:g} s time limit after {last.step} steps."
-        return replace(last, preview=self.display(image, content_rgb), done=True, message=message)
+    def final(self, last: Progress, image: torch.Tensor, content_rgb: torch.Tensor, stopped: str | None) -> Progress:
+        return replace(last, preview=self.display(image, content_rgb), done=True, message=stopped or last.message)
 
     def optimise_scale(self, image: torch.Tensor, content_rgb: torch.Tensor, steps: int, step: int, scale: int,
                        scales: int, start: float) -> Generator[Progress, None, tuple[torch.Tensor, Progress, bool]]:
         """Optimise one scale, yielding a Progress per step except the run's last, which it returns
-        (with the best image and whether time ran out) so the caller can attach the final image."""
+        (with the best image, and why the run stopped early if it did) so the caller can attach the image."""
         s = self.s
         x = image.detach().clone().contiguous().requires_grad_(True)
         self.tensors["x"] = x
         optimizer = self.make_optimizer(x)
         best_loss, best = math.inf, x.detach().clone()
         self.tensors["best"] = best
-        previous, frozen = None, 0
+        previous, frozen, failures = None, 0, 0
         terms = torch.zeros(())
         names = list(self.layer_weights)
         height, width = x.shape[-2:]
@@ -356,8 +354,10 @@ class _Run:
             if not math.isfinite(loss) or loss > BLOWUP * best_loss:
                 what = "a non-finite loss" if not math.isfinite(loss) else "a diverging loss"
                 self.divergences += 1
+                failures += 1
                 message = f"Step {step}: {what}; rolled back to the last good image and restarted the optimiser."
             else:
+                failures = 0
                 if loss < best_loss:
                     best_loss = loss
                     best.copy_(evaluated)
@@ -371,8 +371,13 @@ class _Run:
                 optimizer = self.make_optimizer(x)
                 previous, frozen = None, 0
             elapsed = time.perf_counter() - start
-            out_of_time = bool(s.max_seconds) and elapsed >= s.max_seconds
-            last_of_run = out_of_time or step == s.iterations
+            stopped = None
+            if s.max_seconds and elapsed >= s.max_seconds:
+                stopped = f"Stopped at the {s.max_seconds:g} s time limit after {step} steps."
+            elif failures >= MAX_FAILURES:
+                stopped = (f"Stopped after {step} steps: the loss stays non-finite even after rolling back; "
+                           "lower the weights or use fp32.")
+            last_of_run = stopped is not None or step == s.iterations
             event = Progress(
                 step=step, total=s.iterations,
                 loss=_finite(values[0]), content_loss=_finite(values[1]), style_loss=_finite(values[2]),
@@ -386,7 +391,7 @@ class _Run:
             yield event
         # The best evaluated point; the step just taken is unevaluated, so it is only used if nothing was.
         result = best if math.isfinite(best_loss) else x.detach()
-        return result.clone(), event, out_of_time
+        return result.clone(), event, stopped
 
     def release(self) -> None:
         for name in ("content_target", "style_targets", "styles_for_init"):

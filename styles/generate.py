@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -456,22 +456,14 @@ def pointillism(rng: np.random.Generator) -> Array:
     trunk = (np.abs(x - 110 - (y - 300) * 0.1) < 9) & (y > 280) & (y < shore + 10)
     scene = np.where(trunk[..., None], _hex("#4a2e24"), scene)
 
+    scene = np.clip(scene, 0, 1)
     # Divisionist palette: only pure pigments and white are painted; the eye does the mixing.
+    # (The first nine are pure hues, the only ones used as complements.)
     pigments = _palette(
-        "#1e3a96",
-        "#3f7fd0",
-        "#86c5e6",
-        "#6a4c9c",
-        "#c73e74",
-        "#e4572e",
-        "#f5a623",
-        "#f7e47c",
-        "#fdf8e8",
-        "#2e8b57",
-        "#9bc53d",
-        "#17402a",
-        "#7a3b2a",
-    )
+        "#1e3a96", "#3f7fd0", "#6a4c9c", "#c73e74", "#e4572e", "#f5a623", "#f7e47c", "#2e8b57", "#9bc53d",
+        "#86c5e6", "#fdf8e8", "#17402a", "#7a3b2a",
+    )  # fmt: skip
+    hues = 9
     big = 2 * SIZE
     base = (scene * 0.55 + _hex("#efe6d2") * 0.45) * 255
     canvas = Image.fromarray(base.astype(np.uint8)).resize((big, big), Image.Resampling.BILINEAR)
@@ -479,15 +471,18 @@ def pointillism(rng: np.random.Generator) -> Array:
     n = 16000
     pts = rng.random((n, 2)) * big
     target = scene[(pts[:, 1] / 2).astype(int), (pts[:, 0] / 2).astype(int)]
-    target = target + rng.normal(0, 0.06, target.shape)
+    target = target + rng.normal(0, 0.05, target.shape)
     d = ((target[:, None, :] - pigments[None]) ** 2).sum(-1)
     order = np.argsort(d, axis=1)
-    # Pick between the two nearest pigments in proportion to closeness, and now and then a complement.
+    # Pick between the two nearest pigments in proportion to closeness...
     d1 = np.take_along_axis(d, order[:, :1], 1)[:, 0]
     d2 = np.take_along_axis(d, order[:, 1:2], 1)[:, 0]
     choice = np.where(rng.random(n) < d2 / (d1 + d2 + 1e-6), order[:, 0], order[:, 1])
-    comp = ((1 - target)[:, None, :] - pigments[None]) ** 2
-    choice = np.where(rng.random(n) < 0.1, comp.sum(-1).argmin(1), choice)
+    # ...and now and then the complementary hue (the colour mirrored through its own grey), which
+    # makes neighbouring colours vibrate as in Seurat's and Signac's contrasts.
+    mirrored = 2 * target.mean(1, keepdims=True) - target
+    comp = ((mirrored[:, None, :] - pigments[None, :hues]) ** 2).sum(-1).argmin(1)
+    choice = np.where(rng.random(n) < 0.12, comp, choice)
     radii = rng.uniform(4.2, 7.0, n)
     inks = _fills(pigments)
     for (px, py), c, r in zip(pts, choice, radii, strict=True):
@@ -1128,28 +1123,29 @@ def render(name: str) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(img * 255), 0, 255).astype(np.uint8), "RGB")
 
 
-def render_all(out_dir: Path | str = GALLERY_DIR) -> dict[str, Path]:
-    """Render every style into out_dir/<name>.png; returns the written paths by name."""
+def render_all(out_dir: Path | str = GALLERY_DIR, names: Iterable[str] | None = None) -> dict[str, Path]:
+    """Render every style (or just `names`) into out_dir/<name>.png; returns the written paths by name."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name in _STYLES:
+    for name in _STYLES if names is None else names:
         path = out / f"{name}.png"
         render(name).save(path, compress_level=9)
         paths[name] = path
     return paths
 
 
-def check(gallery_dir: Path | str = GALLERY_DIR) -> list[str]:
+def check(gallery_dir: Path | str = GALLERY_DIR, names: Iterable[str] | None = None) -> list[str]:
     """Names whose PNG in gallery_dir is missing or differs pixel-for-pixel from a fresh render.
 
-    A PNG in gallery_dir that no style renders is reported too, as '<stem> (no such style)'.
+    When checking the whole gallery, a PNG that no style renders is reported too, as '<stem> (no such style)'.
     """
-    bad = [
-        f"{p.stem} (no such style)" for p in sorted(Path(gallery_dir).glob("*.png")) if p.stem not in _STYLES
-    ]
-    for name in _STYLES:
-        path = Path(gallery_dir) / f"{name}.png"
+    folder = Path(gallery_dir)
+    bad = []
+    if names is None:
+        bad = [f"{p.stem} (no such style)" for p in sorted(folder.glob("*.png")) if p.stem not in _STYLES]
+    for name in _STYLES if names is None else names:
+        path = folder / f"{name}.png"
         if not path.exists():
             bad.append(name)
             continue
