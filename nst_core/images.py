@@ -21,7 +21,9 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import ImageError
 
-ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+# Pillow opens MPO (multi-picture phone JPEGs) through its JPEG opener; "MPO" has no opener of its own
+# and naming it here makes Image.open raise KeyError for every file that is not a JPEG.
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 MAX_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 48-megapixel phone photo is 8000x6000; bombs are far larger
 RECIPE_KEY = "nst-recipe"
@@ -49,14 +51,14 @@ def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES, max_pixels:
         except ImageError:
             raise
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise _unreadable(error) from None
+            raise _unreadable(error, max_pixels) from None
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error) as error:
             raise ImageError("The image file is damaged or incomplete.") from error
 
 
-def _unreadable(error: Exception) -> ImageError:
+def _unreadable(error: Exception, max_pixels: int) -> ImageError:
     if isinstance(error, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return ImageError(f"The image is too large: at most {MAX_PIXELS // 1_000_000} megapixels are accepted.")
+        return ImageError(f"The image is too large: at most {max_pixels // 1_000_000} megapixels are accepted.")
     return ImageError("This file is not an image we accept: use JPEG, PNG, WebP, GIF, BMP or TIFF.")
 
 
@@ -67,15 +69,23 @@ def _read_bytes(source: str | Path | bytes, max_bytes: int) -> bytes:
         path = Path(source)
         try:
             if path.stat().st_size > max_bytes:
-                raise ImageError(f"The file is too large: at most {max_bytes // (1024 * 1024)} MB is accepted.")
+                raise _too_many_bytes(max_bytes)
             data = path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ImageError(f"There is no image file at {path.name or str(path)!r}.") from None
         except PermissionError:
             raise ImageError(f"The image file {path.name!r} cannot be read (permission denied).") from None
     if len(data) > max_bytes:
-        raise ImageError(f"The file is too large: at most {max_bytes // (1024 * 1024)} MB is accepted.")
+        raise _too_many_bytes(max_bytes)
     return data
+
+
+def _too_many_bytes(max_bytes: int) -> ImageError:
+    # Whole megabytes would read "at most 0 MB" for a limit under one megabyte.
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if max_bytes >= size:
+            return ImageError(f"The file is too large: at most {round(max_bytes / size, 1):g} {unit} is accepted.")
+    return ImageError(f"The file is too large: at most {max_bytes} bytes are accepted.")
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
@@ -92,16 +102,22 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     img = ImageOps.exif_transpose(img) or img
     if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         img = _wide_to_l(img)
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in ("LA", "La", "PA", "RGBa"):
+    if img.mode in ("1", "L", "P", "RGB") and "transparency" in img.info:
+        img = img.convert("RGBA")  # a transparent colour (PNG tRNS, GIF) becomes alpha, so white below
+    if img.mode in ("La", "RGBa"):
+        img = img.convert(img.mode.upper())  # premultiplied alpha: Pillow converts La to nothing but LA
+    if img.mode in ("LA", "PA"):
         img = img.convert("RGBA")
     if img.mode == "RGBA":
         white = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, img)
-    rgb = img.convert("RGB")
-    clean = Image.new("RGB", rgb.size)  # a new image carries no EXIF, ICC or text chunks from the input
-    clean.paste(rgb)
+    return _bare_rgb(img)
+
+
+def _bare_rgb(img: Image.Image) -> Image.Image:
+    """The RGB pixels alone: a new image carries no EXIF, ICC profile, transparency or text from the input."""
+    clean = Image.new("RGB", img.size)
+    clean.paste(img.convert("RGB"))
     return clean
 
 
@@ -140,17 +156,22 @@ def save_png(img: Image.Image, target: str | Path | BinaryIO, recipe: dict[str, 
     """Write a PNG whose only metadata is the recipe (JSON in an iTXt chunk): no EXIF, no GPS."""
     info = PngImagePlugin.PngInfo()
     info.add_itxt(RECIPE_KEY, json.dumps(recipe, sort_keys=True))
-    img.convert("RGB").save(target, format="PNG", pnginfo=info)
+    _bare_rgb(img).save(target, format="PNG", pnginfo=info)  # PNG save would copy ICC and tRNS from img.info
 
 
 def read_recipe(source: str | Path | bytes) -> dict[str, Any] | None:
     """The recipe stored in a PNG by `save_png`, or None if the file has none."""
     data = _read_bytes(source, MAX_BYTES)
-    try:
-        with Image.open(io.BytesIO(data), formats=("PNG",)) as img:
-            text = img.text.get(RECIPE_KEY) if hasattr(img, "text") else None
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # no pixels are decoded here
+        try:
+            with Image.open(io.BytesIO(data), formats=("PNG",)) as img:
+                # save_png writes the recipe before the pixels, so the chunks read by open() hold it;
+                # img.text would decode every pixel (a bomb, too) to look for chunks after them.
+                text = img.info.get(RECIPE_KEY)
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError,
+                IndexError, TypeError, struct.error):
+            return None
     if not text:
         return None
     try:
