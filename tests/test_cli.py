@@ -1,0 +1,80 @@
+"""The command line, run as a user runs it: a subprocess of `python -m nst_core`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from nst_core.images import read_recipe
+
+from .conftest import ROOT, gradient_image
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "NST_WEIGHTS"}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "nst_core", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=environment)
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    path = tmp_path / "photo.jpg"
+    gradient_image(90, 60, seed=5).save(path)
+    return path
+
+
+def test_help_explains_the_weights_and_their_ranges():
+    result = cli("--help")
+    assert result.returncode == 0
+    for phrase in ("--style-weight", "Useful range", "--content-weight", "--iterations", "--size", "--weights",
+                   "untrained", "--preserve-color", "--list-styles", "examples:"):
+        assert phrase in result.stdout
+
+
+def test_untrained_run_writes_a_png_with_its_recipe(tmp_path, photo):
+    out = tmp_path / "out.png"
+    result = cli(str(photo), "stained_glass", "--weights", "untrained", "--size", "48", "--iterations", "4",
+                 "--seed", "3", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "4/4" in result.stderr and "it/s" in result.stderr
+    assert Image.open(out).size == (48, 32)
+    recipe = read_recipe(out)
+    assert recipe["settings"]["iterations"] == 4 and recipe["settings"]["weights"] == "untrained"
+    assert recipe["content_size"] == [90, 60] and recipe["output_size"] == [48, 32]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.jpg", "stained_glass"], "There is no image file at 'missing.jpg'."),
+    (["{photo}", "no_such_style"], "no_such_style"),
+    (["{photo}", "stained_glass", "--style-weight", "nan"], "style_weight must be a finite number"),
+    (["{photo}", "stained_glass", "--size", "99999"], "size must be between"),
+    (["{photo}", "stained_glass", "-o", "out.jpg"], "must be a .png file"),
+    (["{photo}", "stained_glass", "--weights", "/nowhere/vgg.pth"], "No weights file"),
+])
+def test_errors_are_one_line_and_a_nonzero_exit(args, message, photo):
+    result = cli(*[a.replace("{photo}", str(photo)) for a in args])
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_weights_offline_is_one_sentence(photo, tmp_path):
+    result = cli(str(photo), "stained_glass", "--size", "48", "--iterations", "1", "-o", str(tmp_path / "o.png"),
+                 # A closed loopback proxy: offline even where download.pytorch.org is reachable.
+                 env={"TORCH_HOME": str(tmp_path / "hub"), "HTTPS_PROXY": "http://127.0.0.1:9",
+                      "https_proxy": "http://127.0.0.1:9"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "could not be downloaded" in result.stderr and "NST_WEIGHTS" in result.stderr
+
+
+@pytest.mark.weights
+def test_real_weights_starry_tubingen(real_weights, shared_images, tmp_path):
+    out = tmp_path / "starry.png"
+    result = cli(str(shared_images / "tubingen.jpg"), str(shared_images / "starry_night.jpg"), "--size", "128",
+                 "--iterations", "30", "-o", str(out), env={"NST_WEIGHTS": str(real_weights)})
+    assert result.returncode == 0, result.stderr
+    assert read_recipe(out)["settings"]["weights"] == "file:vgg16-caffe-features.pth"
