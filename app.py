@@ -426,7 +426,8 @@ def build_demo() -> gr.Blocks:
                                      info=hint("optimizer"))
                 init = gr.Radio(list(INITS), value=DEFAULTS.init, label="Start from", info=hint("init"))
             with gr.Row():
-                seed = gr.Number(value=DEFAULTS.seed, precision=0, label="Seed", info=hint("seed"))
+                # precision=0 would make Gradio round NaN/Inf into an unexplained error; Settings checks it.
+                seed = gr.Number(value=DEFAULTS.seed, label="Seed", info=hint("seed"))
                 weights = gr.Dropdown(weights_choices(), value=weights_choices()[0], label="Network weights",
                                       info=hint("weights"))
                 preview_every = gr.Slider(1, 100, value=DEFAULTS.preview_every, step=1, label="Preview every N steps",

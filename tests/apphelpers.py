@@ -1,0 +1,190 @@
+"""Helpers for the tests that run `python app.py` as a real server on 127.0.0.1 (server and browser tests).
+
+One server serves the whole pytest session: `app_server` may be requested from several test modules (each
+gets its own fixture definition), so the process lives in a module-level holder and is started once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+START_TIMEOUT = 90.0  # a cold first start after an install took 12 s here; leave room for a busy box
+JOB_SECONDS = 60
+
+
+@dataclass
+class AppServer:
+    url: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen
+    log_shown: bool = False
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError as error:
+            return f"(server log unreadable: {error})"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+_SERVER: AppServer | None = None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(server: AppServer) -> None:
+    """SIGTERM the server's process group, then SIGKILL it if it lingers."""
+    if server.process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=10)
+
+
+def _start(base: Path, weights: Path) -> AppServer:
+    port = free_port()
+    temp = base / "gradio-temp"
+    temp.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update({
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "GRADIO_TEMP_DIR": str(temp),
+        "NST_WEIGHTS": str(weights.resolve()),
+        "NST_JOB_SECONDS": str(JOB_SECONDS),
+        "NST_COMPUTE_SLOTS": "1",
+        "PYTHONUNBUFFERED": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+    })
+    log_path = base / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    server = AppServer(f"http://127.0.0.1:{port}", port, log_path, process)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if not server.alive():
+            pytest.fail(f"python app.py exited with {process.returncode} before serving; its log:\n{server.log_tail()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.url + "/", timeout=2).status_code == 200:
+                return server
+        time.sleep(0.25)
+    _stop(server)
+    pytest.fail(f"python app.py did not answer HTTP 200 within {START_TIMEOUT:.0f} s; its log:\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def app_server(request, tmp_path_factory, real_weights, shared_images) -> Iterator[AppServer]:
+    """The studio as a subprocess on a free loopback port; its log is printed if any test failed."""
+    global _SERVER
+    if _SERVER is None or not _SERVER.alive():
+        _SERVER = _start(tmp_path_factory.mktemp("app-server"), real_weights)
+    server = _SERVER
+    failed_before = request.session.testsfailed
+    yield server
+    if request.session.testsfailed > failed_before and not server.log_shown:
+        server.log_shown = True
+        text = f"\n---- server log ({server.log_path}) ----\n{server.log_tail()}\n"
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(text)
+        else:
+            sys.stderr.write(text)
+    _stop(server)
+
+
+# --- raw API calls (bypassing gradio_client, to send what it cannot) ----------------------------------------
+
+def upload(server: AppServer, path: Path) -> dict:
+    """Upload a file like the client does; the FileData dict to put in a call's data list."""
+    with open(path, "rb") as handle:
+        response = httpx.post(server.url + "/gradio_api/upload", files=[("files", (path.name, handle))], timeout=30)
+    response.raise_for_status()
+    return {"path": response.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+
+
+def raw_call(server: AppServer, body: str | bytes, *, api: str = "stylize",
+             timeout: float = 60) -> list[tuple[str, Any]]:
+    """POST a raw JSON body to /gradio_api/call/<api>, then read its event stream to the end.
+
+    Returns [(event, data)] with data JSON-decoded where possible. Bounded by `timeout` in all.
+    """
+    deadline = time.monotonic() + timeout
+    response = httpx.post(f"{server.url}/gradio_api/call/{api}", content=body,
+                          headers={"content-type": "application/json"}, timeout=timeout)
+    if response.status_code != 200:
+        return [("http", response.status_code)]
+    event_id = response.json()["event_id"]
+    events: list[tuple[str, Any]] = []
+    name = None
+    with httpx.stream("GET", f"{server.url}/gradio_api/call/{api}/{event_id}", timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                name = line.partition(":")[2].strip()
+            elif line.startswith("data:") and name is not None:
+                text = line.partition(":")[2].strip()
+                try:
+                    data = json.loads(text)
+                except ValueError:
+                    data = text
+                events.append((name, data))
+                if name in ("complete", "error"):
+                    break
+            if time.monotonic() > deadline or len(events) > 10_000:
+                break
+    return events
+
+
+def raw_get(server: AppServer, target: str, *, timeout: float = 10, limit: int = 1 << 20) -> bytes:
+    """GET with the request target sent byte for byte (httpx would normalise '../' away)."""
+    request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: close\r\n\r\n"
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        sock.sendall(request.encode("latin-1"))
+        received = 0
+        while received < limit and time.monotonic() < deadline:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+            received += len(data)
+    return b"".join(chunks)
+
+
+def wait_job(job, timeout: float) -> None:
+    """Wait for a gradio_client Job to finish, at most `timeout` seconds; cancel it and fail otherwise."""
+    deadline = time.monotonic() + timeout
+    while not job.done():
+        if time.monotonic() > deadline:
+            job.cancel()
+            pytest.fail(f"the job did not finish within {timeout:.0f} s")
+        time.sleep(0.05)

@@ -1,0 +1,342 @@
+"""The studio as a real server: gradio_client and raw HTTP against `python app.py` on 127.0.0.1.
+
+Tiny runs only (64-96 px, a few steps): the box these run on may have two CPU cores.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from nst_core.images import read_recipe
+
+from .apphelpers import app_server, raw_call, raw_get, upload, wait_job  # noqa: F401  (app_server is a fixture)
+
+gradio_client = pytest.importorskip("gradio_client")
+Client, handle_file = gradio_client.Client, gradio_client.handle_file
+
+pytestmark = pytest.mark.server
+
+@pytest.fixture
+def client(app_server, tmp_path):  # noqa: F811
+    """A fresh client is a fresh session for the server's job board."""
+    return Client(app_server.url, verbose=False, download_files=str(tmp_path / "downloads"))
+
+
+@pytest.fixture(scope="module")
+def photos(shared_images) -> dict[str, Path]:
+    return {"content": shared_images / "tubingen.jpg", "style": shared_images / "starry_night.jpg",
+            "style_2": shared_images / "the_scream.jpg"}
+
+
+def is_update(value) -> bool:
+    """A gr.skip() reaches the client as {'__type__': 'update'}."""
+    return isinstance(value, dict) and value.get("__type__") == "update"
+
+
+def statuses(outputs) -> list[str]:
+    return [out[1] for out in outputs if isinstance(out[1], str)]
+
+
+def assert_one_clean_sentence(message: str) -> None:
+    assert message and "\n" not in message and len(message) < 200, message
+    assert re.fullmatch(r"[A-Z][^\n]*[.!]", message), message
+    assert not re.search(r"\.\s+[A-Z]", message), f"more than one sentence: {message!r}"
+    for leak in ("Traceback", "File \"", "/tmp", "/work", "site-packages", "gradio", "Error:"):
+        assert leak not in message, f"{leak!r} leaks in {message!r}"
+
+
+# --- streaming and the final image ------------------------------------------------------------------------
+
+def test_stylize_streams_previews_then_final_image_with_recipe(client, photos):
+    settings = {"style_weight_log10": 1.5, "content_weight_log10": 0.0, "tv_weight": 0.001,
+                "content_layer": "relu3_2", "style_layers": ["relu1_1", "relu2_1", "relu3_1"],
+                "layer_weights": "relu1_1=2", "optimizer": "lbfgs", "init": "content", "seed": 7,
+                "preserve_color": "none", "style_scale": 1.0, "preview_every": 2, "show_layer_losses": True}
+    job = client.submit(handle_file(photos["content"]), handle_file(photos["style"]), 8, 96,
+                        api_name="/stylize", **settings)
+    wait_job(job, 90)
+    final_image, final_status, final_chart, download = job.result()
+    outputs = job.outputs()
+
+    previews = [out[0] for out in outputs[:-1] if isinstance(out[0], str)]
+    assert len(previews) >= 3, f"expected several streamed previews, got {len(previews)}: {statuses(outputs)}"
+    assert all(Path(p).is_file() for p in previews)
+    assert any("Step" in s for s in statuses(outputs)), statuses(outputs)
+    assert "Done" in final_status
+
+    with Image.open(final_image) as img:
+        assert max(img.size) == 96
+        width, height = img.size
+    rows = final_chart["data"]
+    assert {row[2] for row in rows} >= {"total", "content", "style", "tv", "style relu1_1"}
+    assert max(row[0] for row in rows) == 8
+    assert all(math.isfinite(row[1]) for row in rows)
+
+    assert isinstance(download, str) and download.endswith(".png"), download
+    with Image.open(download) as png:
+        assert png.format == "PNG" and png.size == (width, height)
+    recipe = read_recipe(download)
+    assert recipe is not None, "the downloaded PNG carries no recipe"
+    used = recipe["settings"]
+    assert used["iterations"] == 8 and used["size"] == 96 and used["seed"] == 7 and used["preview_every"] == 2
+    assert used["style_layers"] == ["relu1_1", "relu2_1", "relu3_1"] and used["content_layer"] == "relu3_2"
+    assert used["style_layer_weights"] == [2.0, 1.0, 1.0]
+    assert used["style_weight"] == pytest.approx(10 ** 1.5) and used["tv_weight"] == pytest.approx(0.001)
+    assert used["optimizer"] == "lbfgs" and used["init"] == "content" and used["preserve_color"] == "none"
+    assert "vgg16-caffe-features.pth" in str(used["weights"])  # a label, never the server's full path
+    assert "/" not in str(used["weights"])
+    assert recipe["output_size"] == [width, height]
+    assert len(recipe["style_sizes"]) == 1
+
+
+def test_blend_of_two_styles_is_recorded(client, photos):
+    job = client.submit(handle_file(photos["content"]), handle_file(photos["style"]), 2, 64,
+                        style_2=handle_file(photos["style_2"]), blend=3, blend_2=1, preview_every=1,
+                        api_name="/stylize")
+    wait_job(job, 60)
+    *_, download = job.result()
+    recipe = read_recipe(download)
+    assert recipe["settings"]["style_blend"] == [3.0, 1.0]
+    assert len(recipe["style_sizes"]) == 2
+
+
+# --- cancel --------------------------------------------------------------------------------------------
+
+def test_cancel_ends_a_long_run_promptly(client, photos):
+    long_job = client.submit(handle_file(photos["content"]), handle_file(photos["style"]), 1000, 128,
+                             preview_every=50, api_name="/stylize")
+    deadline = time.monotonic() + 45
+    while not any("Step" in s for s in statuses(long_job.outputs())):
+        assert not long_job.done(), f"the long run ended early: {statuses(long_job.outputs())}"
+        assert time.monotonic() < deadline, "the long run never reported a step"
+        time.sleep(0.05)
+    cancelled_at = time.monotonic()
+    long_job.cancel()
+
+    # The same session may start again at once, and the single compute slot is free again quickly.
+    small = client.submit(handle_file(photos["content"]), handle_file(photos["style"]), 2, 64, preview_every=1,
+                          api_name="/stylize")
+    wait_job(small, 30)
+    elapsed = time.monotonic() - cancelled_at
+    result = small.result()
+    assert "Done" in result[1]
+    busy = [s for s in statuses(small.outputs()) if "busy" in s]
+    assert len(busy) <= 4, f"the next job waited long for the cancelled one: {busy}"
+    assert elapsed < 15, f"the next job needed {elapsed:.1f} s after the cancel"
+    assert long_job.done()
+    steps = [s for s in statuses(long_job.outputs()) if "Step" in s]
+    assert not any("Done" in s for s in statuses(long_job.outputs())), "the cancelled run went on to the end"
+    assert len(steps) < 200, "the cancelled run kept streaming"
+
+
+# --- bad input: files ----------------------------------------------------------------------------------------
+
+def test_non_image_files_get_a_clean_error(client, photos, tmp_path):
+    text = tmp_path / "holiday.png"
+    text.write_text("this is text, not a picture\n")
+    svg = tmp_path / "drawing.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
+                   '<rect width="8" height="8" fill="red"/></svg>')
+    for content, style in ((text, photos["style"]), (svg, photos["style"]), (photos["content"], svg)):
+        started = time.monotonic()
+        with pytest.raises(Exception) as caught:  # gradio_client raises AppError with the gr.Error message
+            client.predict(handle_file(content), handle_file(style), 2, 64, api_name="/stylize")
+        assert time.monotonic() - started < 20
+        message = str(caught.value)
+        assert_one_clean_sentence(message)
+        assert "not an image we accept" in message
+
+
+def test_unuploaded_paths_are_refused(app_server, photos):  # noqa: F811
+    style = upload(app_server, photos["style"])
+    for path in ("/etc/passwd", "../../../../etc/passwd", str(photos["content"])):
+        data = base_data({"path": path, "meta": {"_type": "gradio.FileData"}}, style)
+        events = raw_call(app_server, json.dumps({"data": data}), timeout=30)
+        assert events and events[-1][0] == "error", events
+        assert "root:" not in json.dumps(events)
+
+
+# --- bad input: settings, sent raw (gradio_client cannot send NaN) ---------------------------------------------
+
+NAMES = ["content", "style", "iterations", "size", "style_2", "style_3", "blend", "blend_2", "blend_3",
+         "style_weight_log10", "content_weight_log10", "tv_weight", "content_layer", "style_layers", "layer_weights",
+         "optimizer", "init", "seed", "preserve_color", "style_scale", "weights", "preview_every",
+         "show_layer_losses"]
+MARK = "__RAW_LITERAL__"
+
+
+def base_data(content: dict, style: dict) -> list:
+    values = {"content": content, "style": style, "iterations": 2, "size": 64, "style_2": None, "style_3": None,
+              "blend": 1, "blend_2": 1, "blend_3": 1, "style_weight_log10": 1.0, "content_weight_log10": 0.0,
+              "tv_weight": 0.0, "content_layer": "relu4_2", "style_layers": ["relu1_1", "relu2_1"],
+              "layer_weights": "", "optimizer": "lbfgs", "init": "content", "seed": 0, "preserve_color": "none",
+              "style_scale": 1.0, "weights": "local: vgg16-caffe-features.pth", "preview_every": 1,
+              "show_layer_losses": False}
+    return [values[name] for name in NAMES]
+
+
+def body_with(files: tuple[dict, dict], name: str, literal: str) -> str:
+    """The call's JSON with one value replaced by a raw JSON literal (NaN and Infinity are not JSON)."""
+    data = base_data(*files)
+    data[NAMES.index(name)] = MARK
+    return json.dumps({"data": data}).replace(json.dumps(MARK), literal)
+
+
+@pytest.fixture(scope="module")
+def uploaded(app_server, photos):  # noqa: F811
+    return upload(app_server, photos["content"]), upload(app_server, photos["style"])
+
+
+@pytest.mark.parametrize(("name", "literal", "expected"), [
+    ("iterations", "NaN", "iterations must be a finite number"),
+    ("size", "NaN", "size must be a finite number"),
+    ("style_weight_log10", "NaN", "style_weight_log10 must be a finite number"),
+    ("content_weight_log10", "NaN", "content_weight_log10 must be a finite number"),
+    ("tv_weight", "NaN", "tv_weight must be a finite number"),
+    ("style_scale", "NaN", "style_scale must be a finite number"),
+    ("preview_every", "NaN", "preview_every must be a finite number"),
+    ("seed", "NaN", "seed must be a finite number"),
+    ("tv_weight", "Infinity", "tv_weight must be a finite number"),
+    ("iterations", "Infinity", "greater than maximum value"),
+    ("size", "-Infinity", "less than minimum value"),
+    ("seed", "Infinity", "seed must be a finite number"),
+    ("tv_weight", '"junk"', "tv_weight must be a number"),
+    ("layer_weights", '"relu1_1=lots"', "The weight for relu1_1 must be a number"),
+    ("layer_weights", '"relu9_9=2"', "Per-layer weights look like"),
+    ("content_layer", '"relu9_9"', "relu9_9 is not in the list of choices"),
+    ("style_layers", '["relu1_1", "relu9_9"]', "not in the list of choices"),
+    ("style_layers", "[]", "style_layers must name at least one layer"),
+    ("optimizer", '"sgd"', "not in the list of choices"),
+    ("weights", '"/etc/passwd"', "not in the list of choices"),
+    ("iterations", "1001", "greater than maximum value 1000"),
+    ("iterations", "100000", "greater than maximum value 1000"),
+])
+def test_bad_settings_get_a_clear_error_event(app_server, uploaded, name, literal, expected):  # noqa: F811
+    started = time.monotonic()
+    events = raw_call(app_server, body_with(uploaded, name, literal), timeout=30)
+    assert time.monotonic() - started < 10
+    assert events and events[-1][0] == "error", f"{name}={literal} was not refused: {events[-3:]}"
+    message = (events[-1][1] or {}).get("error")
+    assert message and expected in message, f"{name}={literal}: unclear error {message!r}"
+    assert "Traceback" not in message and "/tmp" not in message and "/work" not in message
+    assert not any(event == "process_generating" for event, _ in events), "the job started anyway"
+
+
+@pytest.mark.parametrize(("name", "literal"), [("size", '"junk"'), ("iterations", "null"), ("blend", '"junk"'),
+                                               ("style_scale", '{"a": 1}')])
+def test_junk_for_sliders_is_refused_without_leaking(app_server, uploaded, name, literal):  # noqa: F811
+    """Gradio's own slider check fails on non-numbers before the app sees them: an error event, no details."""
+    events = raw_call(app_server, body_with(uploaded, name, literal), timeout=30)
+    assert events and events[-1][0] == "error", events[-3:]
+    message = (events[-1][1] or {}).get("error")
+    assert message is None or "Traceback" not in message
+
+
+def test_server_keeps_serving_after_bad_input(app_server, uploaded, client, photos):  # noqa: F811
+    for name, literal in (("iterations", "NaN"), ("size", '"junk"'), ("seed", "-Infinity")):
+        assert raw_call(app_server, body_with(uploaded, name, literal), timeout=30)[-1][0] == "error"
+    assert httpx.get(app_server.url + "/", timeout=10).status_code == 200
+    job = client.submit(handle_file(photos["content"]), handle_file(photos["style"]), 2, 64, preview_every=1,
+                        api_name="/stylize")
+    wait_job(job, 30)
+    assert "Done" in job.result()[1]
+
+
+# --- fairness between sessions ----------------------------------------------------------------------------
+
+def test_second_session_is_served_while_first_has_extra_jobs(app_server, photos, tmp_path):  # noqa: F811
+    client_a = Client(app_server.url, verbose=False, download_files=str(tmp_path / "a"))
+    client_b = Client(app_server.url, verbose=False, download_files=str(tmp_path / "b"))
+    args = (handle_file(photos["content"]), handle_file(photos["style"]))
+    done_at: dict[str, float] = {}
+
+    a1 = client_a.submit(*args, 40, 64, preview_every=10, api_name="/stylize")
+    deadline = time.monotonic() + 45
+    while not any("Step" in s for s in statuses(a1.outputs())):
+        assert not a1.done() and time.monotonic() < deadline, f"A's first job did not start: {statuses(a1.outputs())}"
+        time.sleep(0.05)
+    submitted = time.monotonic()
+    a2 = client_a.submit(*args, 40, 64, api_name="/stylize")
+    a3 = client_a.submit(*args, 40, 64, api_name="/stylize")
+    b1 = client_b.submit(*args, 4, 64, preview_every=1, api_name="/stylize")
+
+    jobs = {"a1": a1, "a2": a2, "a3": a3, "b1": b1}
+    deadline = time.monotonic() + 90
+    while len(done_at) < len(jobs) and time.monotonic() < deadline:
+        for name, job in jobs.items():
+            if name not in done_at and job.done():
+                done_at[name] = time.monotonic()
+        time.sleep(0.02)
+    assert len(done_at) == len(jobs), f"jobs still running after 90 s: {set(jobs) - set(done_at)}"
+
+    for name in ("a2", "a3"):
+        with pytest.raises(Exception) as caught:
+            jobs[name].result()
+        assert "You already have a job running" in str(caught.value)
+        assert done_at[name] < done_at["a1"] and done_at[name] - submitted < 5, f"{name} was not refused at once"
+    assert "Done" in a1.result()[1]
+    assert "Done" in b1.result()[1], statuses(b1.outputs())
+    # B waited for A's first job at most (one compute slot), not for A's extra jobs.
+    assert done_at["b1"] - done_at["a1"] < 15, f"B finished {done_at['b1'] - done_at['a1']:.1f} s after A"
+    assert any("busy" in s for s in statuses(b1.outputs())), "B should have waited for the only compute slot"
+
+
+# --- size caps and file access ------------------------------------------------------------------------------
+
+def test_oversized_inline_data_url_is_refused(app_server, uploaded):  # noqa: F811
+    """FileData as gradio_client sends it, but with the image inline as a data: URL far over the byte cap."""
+    from nst_core.images import MAX_BYTES
+
+    payload = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * (MAX_BYTES + 1024)).decode()
+    inline = {"path": "image.png", "orig_name": "image.png", "url": "data:image/png;base64," + payload,
+              "meta": {"_type": "gradio.FileData"}}
+    started = time.monotonic()
+    events = raw_call(app_server, json.dumps({"data": base_data(inline, uploaded[1])}), timeout=60)
+    assert events and events[-1][0] == "error", events[-3:]
+    assert not any(event == "process_generating" for event, _ in events), "the oversized image was processed"
+    assert time.monotonic() - started < 30
+    assert httpx.get(app_server.url + "/", timeout=10).status_code == 200
+
+
+TRAVERSALS = [
+    "/gradio_api/file=/etc/passwd",
+    "/gradio_api/file=%2Fetc%2Fpasswd",
+    "/gradio_api/file=../../../../../../etc/passwd",
+    "/gradio_api/file=..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/gradio_api/file=%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/gradio_api/file={temp}/../../../../../../etc/passwd",
+    "/gradio_api/file={temp}/..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/gradio_api/file=//etc/passwd",
+    "/gradio_api/file=/proc/self/environ",
+    "/file=/etc/passwd",
+    "/gradio_api/../../../../etc/passwd",
+    "/static/../../../../../etc/passwd",
+    "/assets/..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+]
+
+
+def test_path_traversal_probes_do_not_return_files(app_server):  # noqa: F811
+    temp = str(app_server.log_path.parent / "gradio-temp")
+    for probe in TRAVERSALS:
+        target = probe.format(temp=temp)
+        response = raw_get(app_server, target)
+        head, _, body = response.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1"), (target, head[:100])
+        status = int(head.split()[1])
+        assert b"root:x:0:0" not in body and b"root:" not in body, f"{target} returned /etc/passwd"
+        assert b"NST_WEIGHTS" not in body and b"GRADIO_" not in body, f"{target} returned the environment"
+        assert status != 200 or b"<html" in body.lower()[:2000], (target, status, body[:200])
+    # The app's own source and log are not served either.
+    for path in ("/gradio_api/file=app.py", f"/gradio_api/file={Path(__file__).resolve().parents[1] / 'app.py'}",
+                 f"/gradio_api/file={app_server.log_path}"):
+        response = httpx.get(app_server.url + path, timeout=10)
+        assert response.status_code in (403, 404), (path, response.status_code)
