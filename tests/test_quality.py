@@ -21,7 +21,9 @@ def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_lbfgs_cuts_the_loss_by_90_percent_within_100_evaluations(real_weights, shared_images):
-    settings = Settings(size=128, iterations=100, weights=str(real_weights), device="cpu")
+    # A strong style weight: the loss is then mostly style, which L-BFGS can remove (at the default
+    # balance the content term it trades against stays, so the total cannot fall by 90%).
+    settings = Settings(size=128, iterations=100, style_weight=1000.0, weights=str(real_weights), device="cpu")
     events = list(stylize_iter(shared_images / "tubingen.jpg", shared_images / "starry_night.jpg", settings))
     assert len(events) == 100 and not any(e.message for e in events)
     assert events[-1].loss <= 0.1 * events[0].loss, (events[0].loss, events[-1].loss)
