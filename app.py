@@ -42,6 +42,7 @@ JOB_SECONDS = float(os.environ.get("NST_JOB_SECONDS", "300"))
 QUEUE_SIZE = int(os.environ.get("NST_QUEUE_SIZE", "32"))
 COMPUTE_SLOTS = int(os.environ.get("NST_COMPUTE_SLOTS", "1"))
 UPDATE_INTERVAL = 0.1  # seconds between status/chart updates: Stop is honoured at the next one
+PREVIEW_INTERVAL = 0.25  # at most 4 images a second: each is encoded, written and fetched by the browser
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "nst-studio-outputs"
 OUTPUT_MAX_AGE = 30 * 60
 DEFAULTS = Settings()
@@ -252,7 +253,7 @@ def run_job(content: Image.Image, styles: list[Image.Image], settings: Settings,
     yield gr.skip(), "Loading the VGG weights (first run only, then they stay loaded)…", gr.skip(), gr.skip()
     backbone = resolve_backbone(settings)
     rows: list[dict] = []
-    last_update = 0.0
+    last_update = last_image = 0.0
     events = stylize_iter(content, styles, settings, backbone=backbone)
     try:
         for event in events:
@@ -263,10 +264,16 @@ def run_job(content: Image.Image, styles: list[Image.Image], settings: Settings,
             if event.done:
                 recipe = make_recipe(settings, content, styles, event.preview)
                 yield event.preview, status_line(event, started), pd.DataFrame(rows), write_png(event.preview, recipe)
-            elif event.preview is not None or now - last_update >= UPDATE_INTERVAL:
-                last_update = now
-                image = event.preview if event.preview is not None else gr.skip()
-                yield image, status_line(event, started), pd.DataFrame(rows), gr.skip()
+            else:
+                # On a GPU previews can come faster than a browser shows them: send the newest at most
+                # every PREVIEW_INTERVAL, and never an image twice (a re-sent file breaks downloads).
+                fresh_image = event.preview is not None and now - last_image >= PREVIEW_INTERVAL
+                if fresh_image or now - last_update >= UPDATE_INTERVAL:
+                    last_update = now
+                    if fresh_image:
+                        last_image = now
+                    image = event.preview if fresh_image else gr.skip()
+                    yield image, status_line(event, started), pd.DataFrame(rows), gr.skip()
     finally:
         events.close()
 
@@ -434,6 +441,10 @@ def build_demo() -> gr.Blocks:
                                           info=hint("preview_every"))
             recipe_file = gr.File(label="Drop a recipe PNG here to restore its settings", file_types=[".png"],
                                   type="filepath", elem_id="recipe")
+
+        if gallery:
+            gr.Examples([[path] for path, _ in gallery[:4]], inputs=[style], label="Example paintings",
+                        cache_examples=False)
 
         def pick_style(evt: gr.SelectData) -> str:
             return gallery[evt.index][0]
