@@ -104,7 +104,7 @@ class Settings:
     weights_convention: str = _setting(
         "auto", "Input convention of a local weights file (auto recognises known files).",
         choices=CONVENTIONS)
-    preview_every: int = _setting(10, "Send a preview image every N steps (and on the last one).",
+    preview_every: int = _setting(10, "Send a preview image every N steps (and on the first and last).",
                                   low=1, high=1000)
     device: str = _setting("auto", "Where to compute: auto picks CUDA, then Apple MPS, then CPU.",
                            choices=DEVICES)

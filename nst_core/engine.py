@@ -378,13 +378,15 @@ class _Run:
                 stopped = (f"Stopped after {step} steps: the loss stays non-finite even after rolling back; "
                            "lower the weights or use fp32.")
             last_of_run = stopped is not None or step == s.iterations
+            # Step 1 too: on a slow CPU the first picture should come in seconds, not after N steps.
+            wants_preview = step % s.preview_every == 0 or step == 1
             event = Progress(
                 step=step, total=s.iterations,
                 loss=_finite(values[0]), content_loss=_finite(values[1]), style_loss=_finite(values[2]),
                 tv_loss=_finite(values[3]),
                 style_layer_losses=MappingProxyType({n: _finite(v) for n, v in zip(names, values[4:])}),
                 elapsed=elapsed, size=(width, height), scale=scale, scales=scales, device=self.device_name,
-                preview=self.display(x, content_rgb) if step % s.preview_every == 0 and not last_of_run else None,
+                preview=self.display(x, content_rgb) if wants_preview and not last_of_run else None,
                 message=message)
             if last_of_run:
                 break

@@ -31,7 +31,7 @@ def test_one_event_per_step_with_previews_every_n_and_at_the_end(content_img, st
     events = run(content_img, style_img, tiny, iterations=12, preview_every=5)
     assert [e.step for e in events] == list(range(1, 13))
     assert all(e.total == 12 for e in events)
-    assert [e.step for e in events if e.preview is not None] == [5, 10, 12]
+    assert [e.step for e in events if e.preview is not None] == [1, 5, 10, 12]
     assert [e.done for e in events] == [False] * 11 + [True]
     final = events[-1].preview
     assert final.size == (48, 36)  # longest side = size, aspect kept (80x60 content)

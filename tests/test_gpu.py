@@ -1,0 +1,33 @@
+"""GPU checks (skip without CUDA; CI has none): bf16 autocast agrees with fp32, and memory is freed."""
+
+import numpy as np
+import pytest
+import torch
+
+from nst_core import Settings, stylize, stylize_iter
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")]
+
+
+def test_bf16_and_fp32_results_agree(real_weights, shared_images):
+    base = dict(size=256, iterations=60, weights=str(real_weights), device="cuda")
+    photo, painting = shared_images / "golden_gate.jpg", shared_images / "the_scream.jpg"
+    fp32 = stylize(photo, painting, Settings(**base, precision="fp32"))
+    bf16 = stylize(photo, painting, Settings(**base, precision="bf16"))
+    difference = np.abs(np.asarray(fp32, np.float32) - np.asarray(bf16, np.float32)).mean() / 255
+    print(f"mean absolute difference bf16 vs fp32: {difference:.4f}")
+    assert difference < 0.04
+
+
+def test_closing_a_run_frees_gpu_memory(real_weights, shared_images):
+    settings = Settings(size=512, iterations=50, weights=str(real_weights), device="cuda")
+    list(stylize_iter(shared_images / "tubingen.jpg", shared_images / "starry_night.jpg",
+                      Settings(size=64, iterations=1, weights=str(real_weights), device="cuda")))
+    baseline = torch.cuda.memory_allocated()
+    run = stylize_iter(shared_images / "tubingen.jpg", shared_images / "starry_night.jpg", settings)
+    for _ in range(5):
+        next(run)
+    assert torch.cuda.memory_allocated() > baseline
+    run.close()
+    assert torch.cuda.memory_allocated() <= baseline + 1024 * 1024
