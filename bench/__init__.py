@@ -1,0 +1,1 @@
+"""Benchmarks: the engine against an in-repo textbook reference loop (python -m bench)."""
