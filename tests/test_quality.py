@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench.textbook import STYLE_LAYERS, textbook_stylize
+from bench.quality import neutral_score
+from bench.textbook import textbook_stylize
 from nst_core import Settings, stylize, stylize_iter
 from nst_core.backbones import load_backbone
 from nst_core.images import decode_image, resize_longest, to_tensor
-from nst_core.losses import content_loss, gram, style_loss
 
 pytestmark = pytest.mark.weights
 
@@ -37,15 +37,6 @@ def test_style_loss_falls_while_the_photo_stays_recognisable(real_weights, share
     out = to_tensor(events[-1].preview)
     photo = to_tensor(resize_longest(content, 128))
     assert correlation(out, photo) > 0.6
-
-
-def neutral_score(net, image, content, style) -> tuple[float, float]:
-    """(mean relative Gram error over the style layers, relative relu4_2 error) on the network as trained."""
-    wanted = {"relu4_2", *STYLE_LAYERS}
-    with torch.no_grad():
-        f, fc, fs = net(image, wanted), net(content, wanted), net(style, wanted)
-        style_term = sum(style_loss(gram(f[n]), gram(fs[n])).item() for n in STYLE_LAYERS) / len(STYLE_LAYERS)
-        return style_term, content_loss(f["relu4_2"], fc["relu4_2"]).item()
 
 
 def test_beats_a_textbook_gatys_loop_on_the_same_budget(real_weights, shared_images):
