@@ -112,8 +112,14 @@ def scale_sizes(size: int, coarse_to_fine: bool, iterations: int) -> list[int]:
 
 
 def split_iterations(iterations: int, scales: int) -> list[int]:
-    """Equal shares of the steps per scale; the remainder goes to the final (most visible) scale."""
-    share = [iterations // scales] * scales
+    """Steps per scale, each scale getting half the share of the one before (the final scale the rest).
+
+    A step at half the size costs a quarter, and coarse steps settle the large structures that fine
+    steps then only refine; measured on the real weights this halves the time of an equal split with
+    a better quality score (README, Performance).
+    """
+    weights = [2.0 ** (scales - 1 - i) for i in range(scales)]
+    share = [int(iterations * w / sum(weights)) for w in weights]
     share[-1] += iterations - sum(share)
     return share
 

@@ -143,14 +143,14 @@ def test_coarse_to_fine_grows_the_image():
     assert scale_sizes(512, False, 300) == [512]
     assert scale_sizes(200, True, 300) == [200]
     assert scale_sizes(1024, True, 2) == [512, 1024]
-    assert split_iterations(100, 3) == [33, 33, 34]
+    assert split_iterations(100, 3) == [57, 28, 15] and split_iterations(100, 1) == [100]
 
 
 def test_coarse_to_fine_events(content_img, style_img, tiny):
     events = list(stylize_iter(content_img, style_img, Settings(size=256, iterations=6, device="cpu"),
                                backbone=tiny))
-    assert [e.size for e in events] == [(128, 96)] * 3 + [(256, 192)] * 3
-    assert [e.scale for e in events] == [1, 1, 1, 2, 2, 2] and events[-1].preview.size == (256, 192)
+    assert [e.size for e in events] == [(128, 96)] * 4 + [(256, 192)] * 2
+    assert [e.scale for e in events] == [1, 1, 1, 1, 2, 2] and events[-1].preview.size == (256, 192)
 
 
 def test_several_styles_blend_and_must_match_the_weights(content_img, style_img, tiny):
