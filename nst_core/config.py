@@ -47,10 +47,10 @@ def _setting(default: Any, help: str, *, low: float | None = None, high: float |
 class Settings:
     """Every knob of a run. Creating one validates it; `dataclasses.replace` re-validates."""
 
-    size: int = _setting(384, "Longest side of the output in pixels. Time grows with its square.",
+    size: int = _setting(256, "Longest side of the output in pixels. Time grows with its square.",
                          low=32, high=4096)
     iterations: int = _setting(
-        200, "Optimiser steps in all (an L-BFGS function evaluation counts as one). 100 gives a "
+        150, "Optimiser steps in all (an L-BFGS function evaluation counts as one). 100 gives a "
         "recognisable painting, 300-500 a finished one.", low=1, high=5000)
     style_weight: float = _setting(
         10.0, "How strongly the output copies the painting's textures and colours. Raise it for a "
