@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
+import io
 import logging
 import math
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -24,6 +27,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 import torch
+from gradio.utils import get_upload_folder
 from PIL import Image
 
 from nst_core import NSTError, Settings
@@ -41,10 +45,20 @@ MAX_ITERATIONS = int(os.environ.get("NST_MAX_ITERATIONS", "1000"))
 JOB_SECONDS = float(os.environ.get("NST_JOB_SECONDS", "300"))
 QUEUE_SIZE = int(os.environ.get("NST_QUEUE_SIZE", "32"))
 COMPUTE_SLOTS = int(os.environ.get("NST_COMPUTE_SLOTS", "1"))
+# Gradio keeps ~135 kB of state per session (each API call is one) up to 10000 sessions (~1.3 GB); this app
+# keeps nothing there it needs, so a smaller bound only caps memory (tests/test_reliability.py soak).
+STATE_SESSIONS = int(os.environ.get("NST_STATE_SESSIONS", "500"))
 UPDATE_INTERVAL = 0.1  # seconds between status/chart updates: Stop is honoured at the next one
 PREVIEW_INTERVAL = 0.25  # at most 4 images a second: each is encoded, written and fetched by the browser
-OUTPUT_DIR = Path(tempfile.gettempdir()) / "nst-studio-outputs"
+# Results live in Gradio's cache folder (served from there as they are, not copied) and this app ages them
+# out itself: Gradio's delete_cache only removes files it tracks per component, and every gr.skip() gives
+# the session a fresh, untracked copy of the output components, so it never removed a result or a frame.
+CACHE_DIR = Path(get_upload_folder())
+OUTPUT_DIR = CACHE_DIR / "nst-studio-outputs"  # download PNGs, one random folder each
 OUTPUT_MAX_AGE = 30 * 60
+FRAME_DIR = CACHE_DIR / "nst-studio-frames"  # streamed previews, one folder per distinct image
+FRAME_MAX_AGE = 10 * 60
+PRUNE_INTERVAL = 30.0  # seconds between sweeps of FRAME_DIR while frames stream
 DEFAULTS = Settings()
 
 # One intra-op thread ran 2-3x faster per step inside the server than two on a 2-core box (notes).
@@ -81,6 +95,65 @@ class UploadedImage(gr.Image):
         if getattr(payload, "path", None) is None:
             raise gr.Error("No image was received.")
         return payload.path
+
+
+class StreamedImage(gr.Image):
+    """The live result: each frame is written to FRAME_DIR once, under a temporary name then renamed.
+
+    gr.Image names a frame's file by its content hash and rewrites (truncates, then writes) that file every
+    time. The engine is deterministic, so two sessions with the same photo, painting and settings stream
+    byte-identical frames, and one session's rewrite cut off the other's download of the same file
+    ("peer closed connection", seen in tests/test_reliability.py's soak).
+    """
+
+    is_template = True  # render with the stock image component in the browser
+
+    def postprocess(self, value: Any) -> Any:
+        if isinstance(value, Image.Image):
+            value = cache_frame(value, self.format)
+        return super().postprocess(value)
+
+
+_last_prune = 0.0
+
+
+def prune(folder: Path, max_age: float) -> None:
+    """Remove the subfolders of `folder` whose newest file is older than `max_age` seconds."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in list(folder.iterdir()):
+            with contextlib.suppress(OSError):
+                newest = max((f.stat().st_mtime for f in entry.iterdir()), default=entry.stat().st_mtime)
+                if now - newest > max_age:
+                    shutil.rmtree(entry, ignore_errors=True)
+
+
+def cache_frame(image: Image.Image, fmt: str) -> str:
+    global _last_prune
+    if time.monotonic() - _last_prune > PRUNE_INTERVAL:
+        _last_prune = time.monotonic()
+        prune(FRAME_DIR, FRAME_MAX_AGE)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    data = buffer.getvalue()
+    folder = FRAME_DIR / hashlib.sha256(data).hexdigest()
+    path = folder / f"image.{fmt}"
+    try:
+        os.utime(path)  # prune() ages frames by mtime: this one is handed out again
+        return str(path)
+    except FileNotFoundError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(dir=folder, prefix=".image.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(staging, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+        raise
+    return str(path)
 
 
 class JobBoard:
@@ -229,13 +302,11 @@ def chart_rows(event, show_layers: bool) -> list[dict]:
 
 
 def write_png(image: Image.Image, recipe: dict) -> str:
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in OUTPUT_DIR.glob("*.png"):  # outputs are for download now, not storage
-        with contextlib.suppress(OSError):
-            if now - old.stat().st_mtime > OUTPUT_MAX_AGE:
-                old.unlink()
-    path = OUTPUT_DIR / f"stylized-{uuid.uuid4().hex[:8]}.png"
+    prune(OUTPUT_DIR, OUTPUT_MAX_AGE)  # outputs are for download now, not storage
+    prune(FRAME_DIR, FRAME_MAX_AGE)
+    folder = OUTPUT_DIR / uuid.uuid4().hex  # an unguessable path: the cache folder is served
+    folder.mkdir(parents=True)
+    path = folder / f"stylized-{uuid.uuid4().hex[:8]}.png"
     save_png(image, path, recipe)
     return str(path)
 
@@ -394,8 +465,8 @@ def build_demo() -> gr.Blocks:
                         blend_2 = gr.Slider(0, 10, value=1, step=0.1, label="Weight of the second")
                         blend_3 = gr.Slider(0, 10, value=1, step=0.1, label="Weight of the third")
             with gr.Column(scale=1):
-                result = gr.Image(label="Result (updates live)", format="webp", interactive=False, elem_id="result",
-                                  height=420)
+                result = StreamedImage(label="Result (updates live)", format="webp", interactive=False,
+                                       elem_id="result", height=420)
                 with gr.Row():
                     run_btn = gr.Button("Run", variant="primary", elem_id="run")
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -473,4 +544,5 @@ demo = build_demo()
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    demo.launch(max_file_size=f"{MAX_BYTES // (1024 * 1024)}mb", show_error=False)
+    demo.launch(max_file_size=f"{MAX_BYTES // (1024 * 1024)}mb", show_error=False,
+                state_session_capacity=STATE_SESSIONS)

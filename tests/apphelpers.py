@@ -35,6 +35,18 @@ class AppServer:
     log_path: Path
     process: subprocess.Popen
     log_shown: bool = False
+    temp_dir: Path | None = None  # its GRADIO_TEMP_DIR (Gradio's cache; the app's results live in it too)
+    tmpdir: Path | None = None  # its TMPDIR, when private
+
+    @property
+    def output_dir(self) -> Path | None:
+        """The app's OUTPUT_DIR (download PNGs) inside its GRADIO_TEMP_DIR."""
+        return None if self.temp_dir is None else self.temp_dir / "nst-studio-outputs"
+
+    @property
+    def frame_dir(self) -> Path | None:
+        """The app's FRAME_DIR (streamed previews) inside its GRADIO_TEMP_DIR."""
+        return None if self.temp_dir is None else self.temp_dir / "nst-studio-frames"
 
     def log_tail(self, chars: int = 6000) -> str:
         try:
@@ -68,10 +80,28 @@ def _stop(server: AppServer) -> None:
             server.process.wait(timeout=10)
 
 
+def stop_server(server: AppServer) -> None:
+    _stop(server)
+
+
 def _start(base: Path, weights: Path) -> AppServer:
+    return start_server(base, weights)
+
+
+def start_server(base: Path, weights: Path, extra_env: dict[str, str] | None = None, *,
+                 private_tmpdir: bool = False) -> AppServer:
+    """Start `python app.py` on a free loopback port with the usual test environment plus `extra_env`.
+
+    private_tmpdir=True points TMPDIR at base/tmp, so the server's other temporary files can be counted.
+    The caller stops it with stop_server().
+    """
     port = free_port()
     temp = base / "gradio-temp"
     temp.mkdir(parents=True, exist_ok=True)
+    tmpdir = None
+    if private_tmpdir:
+        tmpdir = base / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update({
         "GRADIO_SERVER_NAME": "127.0.0.1",
@@ -84,11 +114,14 @@ def _start(base: Path, weights: Path) -> AppServer:
         "PYTHONUNBUFFERED": "1",
         "NO_PROXY": "127.0.0.1,localhost",
     })
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    env.update(extra_env or {})
     log_path = base / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    server = AppServer(f"http://127.0.0.1:{port}", port, log_path, process)
+    server = AppServer(f"http://127.0.0.1:{port}", port, log_path, process, temp_dir=temp, tmpdir=tmpdir)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if not server.alive():
@@ -188,3 +221,61 @@ def wait_job(job, timeout: float) -> None:
             job.cancel()
             pytest.fail(f"the job did not finish within {timeout:.0f} s")
         time.sleep(0.05)
+
+
+# --- the API's argument list, for raw calls ---------------------------------------------------------------
+
+API_NAMES = ["content", "style", "iterations", "size", "style_2", "style_3", "blend", "blend_2", "blend_3",
+             "style_weight_log10", "content_weight_log10", "tv_weight", "content_layer", "style_layers",
+             "layer_weights", "optimizer", "init", "seed", "preserve_color", "style_scale", "weights",
+             "preview_every", "show_layer_losses"]
+
+
+def api_data(content: Any, style: Any, **values: Any) -> list:
+    """The /stylize data list: a tiny, cheap job (shallow layers, 64 px, 2 steps) unless `values` say otherwise."""
+    chosen = {"content": content, "style": style, "iterations": 2, "size": 64, "style_2": None, "style_3": None,
+              "blend": 1, "blend_2": 1, "blend_3": 1, "style_weight_log10": 1.0, "content_weight_log10": 0.0,
+              "tv_weight": 0.0, "content_layer": "relu2_1", "style_layers": ["relu1_1", "relu2_1"],
+              "layer_weights": "", "optimizer": "lbfgs", "init": "content", "seed": 0, "preserve_color": "none",
+              "style_scale": 1.0, "weights": "local: vgg16-caffe-features.pth", "preview_every": 1,
+              "show_layer_losses": False}
+    unknown = set(values) - set(chosen)
+    if unknown:
+        raise KeyError(f"not arguments of /stylize: {sorted(unknown)}")
+    chosen.update(values)
+    return [chosen[name] for name in API_NAMES]
+
+
+# --- the server process, as the kernel sees it (psutil is not installed) ----------------------------------
+
+def proc_stats(pid: int) -> dict[str, float]:
+    """Resident memory (MB), open file descriptors and threads of a process, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return {"rss_mb": rss_kb / 1024, "fds": len(os.listdir(f"/proc/{pid}/fd")),
+            "threads": len(os.listdir(f"/proc/{pid}/task"))}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
+def wait_idle(pid: int, *, below: float = 0.25, window: float = 0.5, timeout: float = 10) -> float:
+    """Wait until the process uses less than `below` of a core over `window` seconds; returns the last share."""
+    deadline = time.monotonic() + timeout
+    share = 1.0
+    while time.monotonic() < deadline:
+        before, started = cpu_seconds(pid), time.monotonic()
+        time.sleep(window)
+        share = (cpu_seconds(pid) - before) / (time.monotonic() - started)
+        if share < below:
+            break
+    return share
+
+
+def count_files(root: Path | None) -> int:
+    if root is None or not root.exists():
+        return 0
+    return sum(1 for path in root.rglob("*") if path.is_file())
