@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -279,3 +280,38 @@ def count_files(root: Path | None) -> int:
     if root is None or not root.exists():
         return 0
     return sum(1 for path in root.rglob("*") if path.is_file())
+
+
+# --- a real browser ----------------------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def studio_page(server_url: str, profile: Path) -> Iterator[Any]:
+    """The studio open in Debian's chromium (never `playwright install`); skips if either is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=executable, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1280, "height": 1000})
+        try:
+            context.set_default_timeout(30_000)
+            page = context.new_page()
+            page.goto(server_url + "/", wait_until="domcontentloaded")  # never networkidle: Gradio's heartbeat
+            page.wait_for_selector("#run", state="visible", timeout=60_000)
+            yield page
+        finally:
+            context.close()
+
+
+def set_slider(page: Any, label: str, value: int) -> None:
+    box = page.get_by_label(f"number input for {label}")
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()

@@ -6,50 +6,23 @@ Leaves a screenshot in test-artifacts/studio.png.
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from nst_core.images import read_recipe
 
-from .apphelpers import ROOT, app_server  # noqa: F401  (app_server is a fixture)
+from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = ROOT / "test-artifacts" / "studio.png"
-
 
 @pytest.fixture
 def page(app_server, tmp_path):  # noqa: F811
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    if not CHROMIUM.is_file() and shutil.which("chromium") is None:
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=executable, args=ARGS, headless=True,
-            viewport={"width": 1280, "height": 1000})
-        try:
-            context.set_default_timeout(30_000)
-            page = context.new_page()
-            page.goto(app_server.url + "/", wait_until="domcontentloaded")  # never networkidle: heartbeat
-            page.wait_for_selector("#run", state="visible", timeout=60_000)
-            yield page
-        finally:
-            context.close()
-
-
-def set_slider(page, label: str, value: int) -> None:
-    box = page.get_by_label(f"number input for {label}")
-    box.fill(str(value))
-    box.press("Enter")
-    box.blur()
+    with studio_page(app_server.url, tmp_path / "profile") as page:
+        yield page
 
 
 def test_run_preview_chart_stop_download(page, app_server, shared_images):  # noqa: F811

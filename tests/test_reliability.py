@@ -13,7 +13,6 @@ import json
 import os
 import random
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -33,8 +32,10 @@ from .apphelpers import (  # noqa: F401  (app_server is a fixture)
     free_port,
     proc_stats,
     raw_call,
+    set_slider,
     start_server,
     stop_server,
+    studio_page,
     upload,
     wait_idle,
     wait_job,
@@ -45,9 +46,6 @@ Client, handle_file = gradio_client.Client, gradio_client.handle_file
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHEAP = {"content_layer": "relu2_1", "style_layers": ["relu1_1", "relu2_1"]}  # stops VGG after 4 conv layers
 LEAKS = ("Traceback", "/work", "/tmp", "site-packages", 'File "')
 
@@ -207,43 +205,22 @@ def test_cancel_storm_leaves_no_running_work(app_server, files, tmp_path):  # no
 
 # --- 2. closing the tab stops the job -----------------------------------------------------------------------
 
-def set_slider(page, label: str, value: int) -> None:
-    box = page.get_by_label(f"number input for {label}")
-    box.fill(str(value))
-    box.press("Enter")
-    box.blur()
-
-
 @pytest.mark.browser
 def test_closing_the_tab_frees_the_compute_slot(app_server, files, shared_images, tmp_path):  # noqa: F811
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=executable, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1280, "height": 1000})
-        try:
-            context.set_default_timeout(30_000)
-            page = context.new_page()
-            page.goto(app_server.url + "/", wait_until="domcontentloaded")  # never networkidle: heartbeat
-            page.wait_for_selector("#run", state="visible", timeout=60_000)
-            page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
-            page.wait_for_selector("#content img", state="visible", timeout=30_000)
-            page.locator("#gallery button.thumbnail-item").first.click()
-            page.wait_for_selector("#style img", state="visible", timeout=30_000)
-            set_slider(page, "Output size (px)", 256)
-            set_slider(page, "Iterations", 1000)
-            page.click("#run")
-            page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Step')",
-                                   timeout=60_000)
-            step_text = page.locator("#status").inner_text()
-            assert "/1000" in step_text, step_text
-            page.close()
-            closed_at = time.monotonic()
-        finally:
-            context.close()
+    with studio_page(app_server.url, tmp_path / "profile") as page:
+        page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
+        page.wait_for_selector("#content img", state="visible", timeout=30_000)
+        page.locator("#gallery button.thumbnail-item").first.click()
+        page.wait_for_selector("#style img", state="visible", timeout=30_000)
+        set_slider(page, "Output size (px)", 256)
+        set_slider(page, "Iterations", 1000)
+        page.click("#run")
+        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Step')",
+                               timeout=60_000)
+        step_text = page.locator("#status").inner_text()
+        assert "/1000" in step_text, step_text
+        page.close()
+        closed_at = time.monotonic()
     # The server notices the closed stream and closes the generator; the only compute slot is free again.
     share = wait_idle(app_server.process.pid, below=0.3, timeout=10)
     idle_after = time.monotonic() - closed_at
