@@ -31,3 +31,17 @@ def test_closing_a_run_frees_gpu_memory(real_weights, shared_images):
     assert torch.cuda.memory_allocated() > baseline
     run.close()
     assert torch.cuda.memory_allocated() <= baseline + 1024 * 1024
+
+
+def test_real_cuda_out_of_memory_is_reported_and_the_next_run_works(real_weights, shared_images):
+    from nst_core.engine import OutOfMemory
+
+    photo, painting = shared_images / "tubingen.jpg", shared_images / "starry_night.jpg"
+    torch.cuda.set_per_process_memory_fraction(0.002)  # ~150 MB of an 80 GB card: 1024 px cannot fit
+    try:
+        with pytest.raises(OutOfMemory, match="choose a smaller size"):
+            stylize(photo, painting, Settings(size=1024, iterations=3, weights=str(real_weights), device="cuda"))
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
+    image = stylize(photo, painting, Settings(size=128, iterations=3, weights=str(real_weights), device="cuda"))
+    assert max(image.size) == 128
