@@ -65,6 +65,10 @@ DEFAULTS = Settings()
 if not torch.cuda.is_available():
     torch.set_num_threads(int(os.environ.get("NST_TORCH_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))))
 
+# torch.optim's first optimiser imports torch._dynamo (2.9 s on two cores): do that while the page loads,
+# not after the first Run.
+threading.Thread(target=lambda: torch.optim.LBFGS([torch.zeros(1, requires_grad=True)]), daemon=True).start()
+
 try:  # ZeroGPU on Hugging Face Spaces; the decorator is a no-op elsewhere, and the package optional.
     import spaces
 except ImportError:
