@@ -101,6 +101,17 @@ class UploadedImage(gr.Image):
         return payload.path
 
 
+class NumberSlider(gr.Slider):
+    """A gr.Slider that answers a non-number from the API with a sentence (Gradio's own check fails silently)."""
+
+    is_template = True  # render with the stock slider in the browser
+
+    def preprocess(self, payload: Any) -> float:
+        if isinstance(payload, bool) or not isinstance(payload, (int, float)):
+            raise gr.Error(f"{self.label} must be a number, not {str(payload)[:40]!r}.", print_exception=False)
+        return super().preprocess(payload)
+
+
 class StreamedImage(gr.Image):
     """The live result: each frame is written to FRAME_DIR once, under a temporary name then renamed.
 
@@ -461,13 +472,13 @@ def build_demo() -> gr.Blocks:
                 styles_gallery = gr.Gallery(value=gallery, label="Style gallery", columns=5, height=220,
                                             allow_preview=False, elem_id="gallery")
                 with gr.Accordion("Blend up to three paintings", open=False):
-                    blend = gr.Slider(0, 10, value=1, step=0.1, label="Weight of the first painting")
+                    blend = NumberSlider(0, 10, value=1, step=0.1, label="Weight of the first painting")
                     with gr.Row():
                         style_2 = UploadedImage(label="Second painting", type="filepath", height=140)
                         style_3 = UploadedImage(label="Third painting", type="filepath", height=140)
                     with gr.Row():
-                        blend_2 = gr.Slider(0, 10, value=1, step=0.1, label="Weight of the second")
-                        blend_3 = gr.Slider(0, 10, value=1, step=0.1, label="Weight of the third")
+                        blend_2 = NumberSlider(0, 10, value=1, step=0.1, label="Weight of the second")
+                        blend_3 = NumberSlider(0, 10, value=1, step=0.1, label="Weight of the third")
             with gr.Column(scale=1):
                 result = StreamedImage(label="Result (updates live)", format="webp", interactive=False,
                                        elem_id="result", height=420)
@@ -482,13 +493,13 @@ def build_demo() -> gr.Blocks:
                                    interactive=False)
         with gr.Row():
             with gr.Column():
-                style_weight = gr.Slider(0, 4, value=math.log10(DEFAULTS.style_weight), step=0.1,
+                style_weight = NumberSlider(0, 4, value=math.log10(DEFAULTS.style_weight), step=0.1,
                                          label="Style weight (log10)", info=hint("style_weight"))
-                content_weight = gr.Slider(-2, 2, value=math.log10(DEFAULTS.content_weight), step=0.1,
+                content_weight = NumberSlider(-2, 2, value=math.log10(DEFAULTS.content_weight), step=0.1,
                                            label="Content weight (log10)", info=hint("content_weight"))
-                iterations = gr.Slider(1, MAX_ITERATIONS, value=DEFAULTS.iterations, step=1, label="Iterations",
+                iterations = NumberSlider(1, MAX_ITERATIONS, value=DEFAULTS.iterations, step=1, label="Iterations",
                                        info=hint("iterations"))
-                size = gr.Slider(64, MAX_SIZE, value=min(DEFAULTS.size, MAX_SIZE), step=16, label="Output size (px)",
+                size = NumberSlider(64, MAX_SIZE, value=min(DEFAULTS.size, MAX_SIZE), step=16, label="Output size (px)",
                                  info=hint("size"))
             with gr.Column():
                 style_layers = gr.CheckboxGroup(list(LAYER_CHOICES), value=list(DEFAULTS.style_layers),
@@ -497,7 +508,7 @@ def build_demo() -> gr.Blocks:
                                             info=hint("content_layer"))
                 preserve_color = gr.Radio(list(COLOR_MODES), value=DEFAULTS.preserve_color,
                                           label="Keep the photo's colours", info=hint("preserve_color"))
-                style_scale = gr.Slider(0.25, 2.0, value=DEFAULTS.style_scale, step=0.05, label="Style scale",
+                style_scale = NumberSlider(0.25, 2.0, value=DEFAULTS.style_scale, step=0.05, label="Style scale",
                                         info=hint("style_scale"))
         with gr.Accordion("Advanced", open=False):
             with gr.Row():
@@ -512,8 +523,8 @@ def build_demo() -> gr.Blocks:
                 seed = gr.Number(value=DEFAULTS.seed, label="Seed", info=hint("seed"))
                 weights = gr.Dropdown(weights_choices(), value=weights_choices()[0], label="Network weights",
                                       info=hint("weights"))
-                preview_every = gr.Slider(1, 100, value=DEFAULTS.preview_every, step=1, label="Preview every N steps",
-                                          info=hint("preview_every"))
+                preview_every = NumberSlider(1, 100, value=DEFAULTS.preview_every, step=1,
+                                             label="Preview every N steps", info=hint("preview_every"))
             recipe_file = gr.File(label="Drop a recipe PNG here to restore its settings", file_types=[".png"],
                                   type="filepath", elem_id="recipe")
 
