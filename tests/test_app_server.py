@@ -18,7 +18,15 @@ from PIL import Image
 
 from nst_core.images import read_recipe
 
-from .apphelpers import app_server, raw_call, raw_get, upload, wait_job  # noqa: F401  (app_server is a fixture)
+from .apphelpers import (  # noqa: F401  (app_server is a fixture)
+    API_NAMES,
+    api_data,
+    app_server,
+    raw_call,
+    raw_get,
+    upload,
+    wait_job,
+)
 
 gradio_client = pytest.importorskip("gradio_client")
 Client, handle_file = gradio_client.Client, gradio_client.handle_file
@@ -168,27 +176,17 @@ def test_unuploaded_paths_are_refused(app_server, photos):  # noqa: F811
 
 # --- bad input: settings, sent raw (gradio_client cannot send NaN) ---------------------------------------------
 
-NAMES = ["content", "style", "iterations", "size", "style_2", "style_3", "blend", "blend_2", "blend_3",
-         "style_weight_log10", "content_weight_log10", "tv_weight", "content_layer", "style_layers", "layer_weights",
-         "optimizer", "init", "seed", "preserve_color", "style_scale", "weights", "preview_every",
-         "show_layer_losses"]
 MARK = "__RAW_LITERAL__"
 
 
 def base_data(content: dict, style: dict) -> list:
-    values = {"content": content, "style": style, "iterations": 2, "size": 64, "style_2": None, "style_3": None,
-              "blend": 1, "blend_2": 1, "blend_3": 1, "style_weight_log10": 1.0, "content_weight_log10": 0.0,
-              "tv_weight": 0.0, "content_layer": "relu4_2", "style_layers": ["relu1_1", "relu2_1"],
-              "layer_weights": "", "optimizer": "lbfgs", "init": "content", "seed": 0, "preserve_color": "none",
-              "style_scale": 1.0, "weights": "local: vgg16-caffe-features.pth", "preview_every": 1,
-              "show_layer_losses": False}
-    return [values[name] for name in NAMES]
+    return api_data(content, style, content_layer="relu4_2")
 
 
 def body_with(files: tuple[dict, dict], name: str, literal: str) -> str:
     """The call's JSON with one value replaced by a raw JSON literal (NaN and Infinity are not JSON)."""
     data = base_data(*files)
-    data[NAMES.index(name)] = MARK
+    data[API_NAMES.index(name)] = MARK
     return json.dumps({"data": data}).replace(json.dumps(MARK), literal)
 
 
