@@ -346,9 +346,9 @@ def run_job(content: Image.Image, styles: list[Image.Image], settings: Settings,
             rows += chart_rows(event, show_layers)
             now = time.monotonic()
             if event.preview is not None:
-                remember(session, event.preview, make_recipe(settings, content, styles, event.preview))
-            if event.done:
                 recipe = make_recipe(settings, content, styles, event.preview)
+                remember(session, event.preview, recipe)
+            if event.done:
                 yield event.preview, status_line(event, started), pd.DataFrame(rows), write_png(event.preview, recipe)
             else:
                 # On a GPU previews can come faster than a browser shows them: send the newest at most
