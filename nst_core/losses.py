@@ -13,11 +13,30 @@ import torch
 EPS = 1e-8
 
 
+class _SelfProduct(torch.autograd.Function):
+    """flat @ flat^T with a backward of one batched product.
+
+    Autograd would differentiate each factor on its own: two products and a feature-sized add. The
+    result is symmetric, so the gradient is (g + g^T) @ flat. Profiled on two CPU cores at 256 px, a step's
+    Gram products and adds fell from 115 to 64 ms (of ~500 ms).
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(flat)
+        return flat @ flat.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (flat,) = ctx.saved_tensors
+        return (grad + grad.transpose(1, 2)) @ flat
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, C) feature correlations, averaged over positions and channels."""
     n, c, h, w = features.shape
-    flat = features.float().reshape(n, c, h * w)
-    return flat @ flat.transpose(1, 2) / (c * h * w)
+    flat = features.to(torch.promote_types(features.dtype, torch.float32)).reshape(n, c, h * w)  # bf16 -> fp32
+    return _SelfProduct.apply(flat) / (c * h * w)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

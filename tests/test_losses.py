@@ -21,6 +21,17 @@ def test_gram_by_hand():
     assert torch.allclose(gram(f)[0], expected)
 
 
+def test_gram_gradient_matches_autograd_of_the_plain_product():
+    # The Gram has a hand-written backward; check it numerically and against autograd's own.
+    features = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(gram, (features,))
+    weights = torch.randn(2, 3, 3, dtype=torch.float64)
+    (gram(features) * weights).sum().backward()
+    flat = features.detach().reshape(2, 3, 20).requires_grad_(True)
+    ((flat @ flat.transpose(1, 2) / 60) * weights).sum().backward()
+    assert torch.allclose(features.grad.reshape(2, 3, 20), flat.grad)
+
+
 def test_content_and_style_loss_by_hand():
     target = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 1, 2, 2)
     out = torch.tensor([2.0, 2.0, 3.0, 2.0]).view(1, 1, 2, 2)
