@@ -2,18 +2,24 @@
 
     python -m bench --weights ../shared/weights/vgg16-caffe-features.pth --sizes 256 512 --steps 6
     python -m bench --device cuda --sizes 256 512 1024 2048 --json bench.json
+    python -m bench --sizes 256 --steps 4 --profile     # where an engine step's time goes
 
 For each size it prints ms per step, steps per second, peak memory, the ratio to the reference, and the
 arithmetic rate against the analytic FLOP count (forward + backward to the pixels = 2x forward, since the
-weights are frozen), next to this machine's own measured matrix-multiply rate.
+weights are frozen), next to this machine's own measured matrix-multiply rate. Three rows per size: the
+textbook loop, the engine, and the engine streaming a preview image on every step (the studio asks for
+one every 10), whose ratio to the engine row is the most streaming can cost. Each row is the median of
+`--rounds` interleaved measurements.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
+import statistics
 import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -23,6 +29,7 @@ from nst_core.backbones import VGGFeatures, load_backbone
 from nst_core.engine import pick_device
 from nst_core.images import decode_image, resize_longest, to_tensor
 
+from .machine import machine_name, matmul_rate, peak_memory, reset_peak_memory, sync
 from .textbook import CONTENT_LAYER, STYLE_LAYERS, textbook_stylize
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -41,40 +48,12 @@ def conv_flops(model: VGGFeatures, height: int, width: int, last: str) -> float:
     return flops
 
 
-def matmul_rate(device: torch.device, dtype: torch.dtype, seconds: float = 1.0) -> float:
-    """This machine's dense matrix-multiply rate in FLOP/s (the practical ceiling for convolutions)."""
-    n = 2048 if device.type == "cpu" else 8192
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    _sync(device)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        count += 1
-    _sync(device)
-    return 2.0 * n**3 * count / (time.perf_counter() - start)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _peak_memory(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
-    with open("/proc/self/status") as f:  # resident-set high-water mark of the process so far
-        peak = next((line.split()[1] for line in f if line.startswith("VmHWM")), "0")
-    return f"{int(peak) / 2**20:.2f} GiB (process)"
-
-
-def time_engine(content, style, settings: Settings, model: VGGFeatures, steps: int) -> float:
-    """Median seconds per step of the engine (its own events, so bookkeeping is included)."""
-    stamps = []
-    for _event in stylize_iter(content, style, settings, backbone=model):
-        stamps.append(time.perf_counter())
-    gaps = sorted(b - a for a, b in zip(stamps[1:], stamps[2:]))  # skip the first step (warm-up)
-    return gaps[len(gaps) // 2]
+def time_engine(content, style, settings: Settings, model: VGGFeatures) -> float:
+    """Mean seconds per step of the engine after its first (warm-up) step, previews and bookkeeping included:
+    the time from the first event to the last (done, with the final image) over the steps between."""
+    stamps = [time.perf_counter() for _event in stylize_iter(content, style, settings, backbone=model)]
+    sync(pick_device(settings.device))
+    return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
 
 
 def time_reference(model: VGGFeatures, content: torch.Tensor, style: torch.Tensor, steps: int) -> float:
@@ -82,11 +61,26 @@ def time_reference(model: VGGFeatures, content: torch.Tensor, style: torch.Tenso
     def run(evaluations: int) -> float:
         start = time.perf_counter()
         textbook_stylize(model, content, style, evaluations=evaluations)
-        _sync(content.device)
+        sync(content.device)
         return time.perf_counter() - start
 
     run(1)  # first calls build the convolution kernels for these shapes
     return (run(steps + 1) - run(1)) / steps
+
+
+def profile_step(content, style, settings: Settings, model: VGGFeatures, device: torch.device) -> str:
+    """The operators an engine step spends its time in (torch.profiler), slowest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    events = stylize_iter(content, style, settings, backbone=model)
+    next(events)  # set-up and the first (kernel-building) step stay out of the profile
+    with profile(activities=activities) as prof:
+        for _event in events:
+            pass
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=15)
 
 
 def main() -> None:
@@ -95,9 +89,11 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="weights source or file (default: the settings' default)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="measure each row this many times; print the median")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--profile", action="store_true", help="print the engine's operator profile per size")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -109,8 +105,8 @@ def main() -> None:
     style_img = decode_image(SHARED_IMAGES / "starry_night.jpg")
     fp32_rate = matmul_rate(device, torch.float32)
     bf16_rate = matmul_rate(device, torch.bfloat16)
-    print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, device {device}, "
-          f"torch {torch.__version__}, {model.arch} ({base.weights.rsplit('/', 1)[-1]})")
+    print(f"# {machine_name(device)}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"{model.arch} ({base.weights.rsplit('/', 1)[-1]}), precision {args.precision}")
     print(f"# matmul: fp32 {fp32_rate / 1e9:.0f} GFLOP/s, bf16 {bf16_rate / 1e9:.0f} GFLOP/s")
     print("| size | implementation | ms/step | steps/s | peak memory | vs reference | GFLOP/s | % of fp32 matmul |")
     print("|---|---|---|---|---|---|---|---|")
@@ -122,27 +118,36 @@ def main() -> None:
         content = to_tensor(resize_longest(content_img, size)).to(device)
         style = to_tensor(resize_longest(style_img, size)).to(device)
         flops = 2 * conv_flops(model, content.shape[2], content.shape[3], "relu5_1")
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
         reference_model.to(device, memory_format=torch.contiguous_format)
-        reference = time_reference(reference_model, content, style, args.steps)
-        reference_memory = _peak_memory(device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        engine = time_engine(content_img, style_img, settings, model, args.steps)
-        engine_memory = _peak_memory(device)
-        for name, seconds, memory in (("textbook loop (fp32, NCHW)", reference, reference_memory),
-                                      ("nst_core engine", engine, engine_memory)):
+        measures = {
+            "textbook loop (fp32, NCHW)": partial(time_reference, reference_model, content, style, args.steps),
+            "nst_core engine": partial(time_engine, content_img, style_img, settings, model),
+            "nst_core, a preview every step":
+                partial(time_engine, content_img, style_img, replace(settings, preview_every=1), model),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in measures}
+        peaks: dict[str, str] = {}
+        for _round in range(args.rounds):  # interleaved, so a slow spell of a shared machine hits every row
+            for name, measure in measures.items():
+                reset_peak_memory(device)
+                samples[name].append(measure())
+                peaks[name] = peak_memory(device)
+        timings = [(name, statistics.median(samples[name]), peaks[name]) for name in measures]
+        reference = timings[0][1]
+        for name, seconds, memory in timings:
             row = {"size": size, "implementation": name, "ms_per_step": seconds * 1e3, "steps_per_s": 1 / seconds,
                    "peak_memory": memory, "ratio_to_reference": reference / seconds,
                    "gflops": flops / seconds / 1e9, "fraction_of_fp32_matmul": flops / seconds / fp32_rate}
             rows.append(row)
             print(f"| {size} | {name} | {row['ms_per_step']:.1f} | {row['steps_per_s']:.2f} | {memory} | "
                   f"{row['ratio_to_reference']:.2f}x | {row['gflops']:.0f} | "
-                  f"{100 * row['fraction_of_fp32_matmul']:.0f}% |")
+                  f"{100 * row['fraction_of_fp32_matmul']:.0f}% |", flush=True)
+        if args.profile:
+            print(profile_step(content_img, style_img, settings, model, device), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": str(device), "matmul_fp32": fp32_rate,
-                                               "matmul_bf16": bf16_rate, "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"machine": machine_name(device), "threads": torch.get_num_threads(),
+                                               "matmul_fp32": fp32_rate, "matmul_bf16": bf16_rate, "rows": rows},
+                                              indent=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,62 @@
+"""The benchmarks run as a developer runs them (subprocesses, tiny sizes): their tables and JSON hold
+measured, self-consistent numbers. Speed itself is never asserted here (see README, Performance)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def table_rows(stdout: str) -> list[list[str]]:
+    """The body rows of the markdown table(s) printed: "| " lines except headers (those above a |---|)."""
+    lines = stdout.splitlines()
+    body = [line for line, below in zip(lines, [*lines[1:], ""])
+            if line.startswith("| ") and not below.startswith("|---")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in body]
+
+
+def test_bench_prints_three_rows_per_size_and_writes_them_as_json(shared_images, tmp_path):
+    out = tmp_path / "bench.json"
+    result = bench("bench", "--weights", "untrained", "--sizes", "48", "64", "--steps", "3", "--threads", "1",
+                   "--json", str(out), "--profile")
+    assert "% of fp32 matmul" in result.stdout and "cpu:" in result.stdout.splitlines()[0]
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert [(r["size"], r["implementation"]) for r in rows] == [
+        (size, name) for size in (48, 64)
+        for name in ("textbook loop (fp32, NCHW)", "nst_core engine", "nst_core, a preview every step")]
+    assert len(table_rows(result.stdout)) == len(rows)
+    for row in rows:
+        assert row["ms_per_step"] > 0 and row["steps_per_s"] == pytest.approx(1e3 / row["ms_per_step"])
+        assert row["peak_memory"].endswith("GiB (process)") and float(row["peak_memory"].split()[0]) > 0
+    textbook = rows[0]
+    assert textbook["ratio_to_reference"] == pytest.approx(1.0)
+    # The same analytic FLOP count divides every row of a size, so the rates scale with the speed.
+    assert rows[1]["gflops"] / textbook["gflops"] == pytest.approx(rows[1]["ratio_to_reference"])
+    assert report["matmul_fp32"] > 0 and report["threads"] == 1
+    assert "Self CPU" in result.stdout and "aten::" in result.stdout  # the operator profile
+
+
+def test_batching_bench_compares_one_image_with_a_batch():
+    result = bench("bench.batching", "--sizes", "32", "--batch", "2", "--repeats", "1")
+    rows = table_rows(result.stdout)
+    assert [(r[0], r[1]) for r in rows] == [("32", "1"), ("32", "2")]
+    assert all(float(r[2]) > 0 for r in rows) and rows[0][3] == "1.00x"
+
+
+def test_end_to_end_bench_scores_both_loops(shared_images):
+    result = bench("bench.end_to_end", "--weights", "untrained", "--size", "48", "--iterations", "4")
+    rows = table_rows(result.stdout)
+    assert [r[0] for r in rows] == ["textbook loop", "nst_core"]
+    for _name, seconds, style, content, total in rows:
+        assert float(seconds) > 0 and float(total) == pytest.approx(float(style) + float(content), abs=2e-4)
+    assert "speed-up:" in result.stdout
