@@ -2,6 +2,7 @@
 measured, self-consistent numbers. Speed itself is never asserted here (see README, Performance)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,8 +11,9 @@ import pytest
 from .conftest import ROOT
 
 
-def bench(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+def bench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, **(env or {})})
     assert result.returncode == 0, result.stderr
     return result
 
@@ -54,9 +56,18 @@ def test_batching_bench_compares_one_image_with_a_batch():
 
 
 def test_end_to_end_bench_scores_both_loops(shared_images):
-    result = bench("bench.end_to_end", "--weights", "untrained", "--size", "48", "--iterations", "4")
+    result = bench("bench.end_to_end", "--weights", "untrained", "--size", "48", "--iterations", "8")
     rows = table_rows(result.stdout)
-    assert [r[0] for r in rows] == ["textbook loop", "nst_core"]
-    for _name, seconds, style, content, total in rows:
+    assert [(r[0], r[1]) for r in rows] == [("textbook loop", "8"), ("nst_core", "8"), ("nst_core", "4"),
+                                           ("nst_core", "2")]
+    for _name, _steps, seconds, style, content, total in rows:
         assert float(seconds) > 0 and float(total) == pytest.approx(float(style) + float(content), abs=2e-4)
-    assert "speed-up:" in result.stdout
+    assert "speed-up on the same budget:" in result.stdout
+
+
+def test_studio_bench_measures_the_first_preview_and_the_cost_of_streaming(real_weights, shared_images):
+    result = bench("bench.studio", "--iterations", "3", "--size", "64", env={"NST_WEIGHTS": str(real_weights)})
+    firsts = [float(line.split("first preview after ")[1].split()[0]) for line in result.stdout.splitlines()
+              if "first preview after" in line]
+    assert len(firsts) == 2 and all(0 < s < 60 for s in firsts)
+    assert "streaming costs" in result.stdout
