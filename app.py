@@ -33,6 +33,7 @@ from PIL import Image
 from nst_core import NSTError, Settings
 from nst_core.backbones import SOURCES
 from nst_core.config import COLOR_MODES, INITS, LAYER_CHOICES, OPTIMIZERS, field_info
+from nst_core.cpu_memory import keep_freed_memory
 from nst_core.engine import make_recipe, pick_device, resolve_backbone, stylize_iter
 from nst_core.gallery import list_styles
 from nst_core.images import MAX_BYTES, decode_image, read_recipe, save_png
@@ -64,6 +65,8 @@ DEFAULTS = Settings()
 # One intra-op thread ran 2-3x faster per step inside the server than two on a 2-core box (notes).
 if not torch.cuda.is_available():
     torch.set_num_threads(int(os.environ.get("NST_TORCH_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))))
+    # Before Gradio starts its worker threads, so that they share the one reusable heap (cpu_memory).
+    keep_freed_memory()
 
 # torch.optim's first optimiser imports torch._dynamo (2.9 s on two cores): do that while the page loads,
 # not after the first Run.

@@ -26,6 +26,7 @@ import torch
 
 from nst_core import Settings, stylize_iter
 from nst_core.backbones import VGGFeatures, load_backbone
+from nst_core.cpu_memory import keep_freed_memory
 from nst_core.engine import pick_device
 from nst_core.images import decode_image, resize_longest, to_tensor
 
@@ -98,6 +99,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # the engine turns this on for the process anyway: give the textbook loop it too
     base = Settings(**({"weights": args.weights} if args.weights else {}))
     model = load_backbone(base.weights, convention=base.weights_convention, pooling=base.pooling)
     reference_model = load_backbone(base.weights, convention=base.weights_convention, pooling=base.pooling)

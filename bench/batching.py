@@ -14,6 +14,7 @@ import time
 import torch
 
 from nst_core.backbones import load_backbone
+from nst_core.cpu_memory import keep_freed_memory
 from nst_core.engine import pick_device
 
 from .machine import machine_name, sync
@@ -50,6 +51,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     device = pick_device(args.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # as the engine runs
     model = load_backbone(args.weights).to(device, memory_format=torch.channels_last)
     print(f"# {machine_name(device)}, {torch.get_num_threads()} threads, network forward + backward only")
     print("| size | images per batch | ms per image | per-image speed-up |")

@@ -17,6 +17,7 @@ import torch
 
 from nst_core import Settings, stylize
 from nst_core.backbones import load_backbone
+from nst_core.cpu_memory import keep_freed_memory
 from nst_core.images import decode_image, resize_longest, to_tensor
 
 from .quality import neutral_score
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--content", default=str(SHARED_IMAGES / "golden_gate.jpg"))
     parser.add_argument("--style", default=str(SHARED_IMAGES / "the_scream.jpg"))
     args = parser.parse_args()
+    keep_freed_memory()  # the engine turns this on for the process anyway: give the textbook loop it too
     content_img, style_img = decode_image(args.content), decode_image(args.style)
     net = load_backbone(args.weights, pooling="max")
     content = to_tensor(resize_longest(content_img, args.size))

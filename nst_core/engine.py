@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import color
+from . import color, cpu_memory
 from .backbones import SOURCES, VGGFeatures, load_backbone
 from .config import Settings
 from .errors import NSTError, SettingsError
@@ -189,6 +189,8 @@ class _Run:
         self.blend = blend
         self.use_bf16 = settings.precision == "bf16" or (settings.precision == "auto" and device.type == "cuda")
         self.channels_last = device.type in ("cuda", "cpu")
+        if device.type == "cpu":
+            cpu_memory.keep_freed_memory()  # steps reuse freed activations instead of page-faulting them in
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         layer_weights = settings.style_layer_weights or [1.0] * len(settings.style_layers)
@@ -405,6 +407,8 @@ class _Run:
         for name in ("content_target", "style_targets", "styles_for_init"):
             self.__dict__.pop(name, None)
         self.tensors.clear()
+        if self.device.type == "cpu":
+            cpu_memory.release_freed_memory()
         if self.device.type == "cuda":
             gc.collect()
             with contextlib.suppress(RuntimeError):

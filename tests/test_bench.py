@@ -71,3 +71,10 @@ def test_studio_bench_measures_the_first_preview_and_the_cost_of_streaming(real_
               if "first preview after" in line]
     assert len(firsts) == 2 and all(0 < s < 60 for s in firsts)
     assert "streaming costs" in result.stdout
+
+
+def test_allocator_bench_compares_glibc_default_with_kept_memory():
+    result = bench("bench.allocator", "--sizes", "64", "--steps", "1", "--rounds", "1")
+    rows = table_rows(result.stdout)
+    assert [(r[0], r[1]) for r in rows] == [("64", "glibc default"), ("64", "freed memory kept")]
+    assert all(float(r[2]) > 0 for r in rows) and rows[0][5] == "1.00x"
