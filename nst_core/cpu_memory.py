@@ -2,10 +2,10 @@
 
 Every step frees and re-allocates the same few hundred MB of activations. glibc gives blocks larger
 than its mmap threshold (32 MB at most, 64 MB in a thread's arena) back to the kernel when they are
-freed, so each step page-faults them in again, zeroed. Measured on two cores, per step: 0.3-0.5 s of
-kernel time at 512 px (~2 s steps) and 2.3 s at 1024 px (~8 s steps). With freed memory kept in one
-heap, faults drop to zero and steps get 14% (512 px) to 22% (1024 px) faster. The memory is handed
-back when a run ends (malloc_trim), so an idle process stays small.
+freed, so each step page-faults them in again, zeroed. Measured on two cores (`python -m bench.allocator`),
+per step: 0.2-0.5 s of kernel time at 512 px (~2.3 s steps) and 2.5 s at 1024 px (~10 s steps). With
+freed memory kept in one heap the faults all but vanish: 512 px steps 6-14% faster, 1024 px 22-28%,
+256 px unchanged. The memory is handed back when a run ends (malloc_trim), so an idle process stays small.
 """
 
 from __future__ import annotations
