@@ -62,9 +62,11 @@ FRAME_MAX_AGE = 10 * 60
 PRUNE_INTERVAL = 30.0  # seconds between sweeps of FRAME_DIR while frames stream
 DEFAULTS = Settings()
 
-# One intra-op thread ran 2-3x faster per step inside the server than two on a 2-core box (notes).
 if not torch.cuda.is_available():
-    torch.set_num_threads(int(os.environ.get("NST_TORCH_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))))
+    # torch's default (a thread per core) measured best here: on two cores, 60 steps at 256 px through the
+    # studio took 18.2 s with two threads and 29.5 s with one (`python -m bench.studio`). Override to share.
+    if os.environ.get("NST_TORCH_THREADS"):
+        torch.set_num_threads(int(os.environ["NST_TORCH_THREADS"]))
     # Before Gradio starts its worker threads, so that they share the one reusable heap (cpu_memory).
     keep_freed_memory()
 

@@ -28,7 +28,7 @@ from nst_core import Settings, stylize_iter
 from nst_core.backbones import VGGFeatures, load_backbone
 from nst_core.cpu_memory import keep_freed_memory
 from nst_core.engine import pick_device
-from nst_core.images import decode_image, resize_longest, to_tensor
+from nst_core.images import decode_image, resize_longest, to_pil, to_tensor
 
 from .machine import machine_name, matmul_rate, peak_memory, reset_peak_memory, sync
 from .textbook import CONTENT_LAYER, STYLE_LAYERS, textbook_stylize
@@ -67,6 +67,16 @@ def time_reference(model: VGGFeatures, content: torch.Tensor, style: torch.Tenso
 
     run(1)  # first calls build the convolution kernels for these shapes
     return (run(steps + 1) - run(1)) / steps
+
+
+def preview_seconds(content: torch.Tensor) -> float:
+    """Median seconds to turn the image being optimised into a preview (what the engine does per preview)."""
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        to_pil(content)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def profile_step(content, style, settings: Settings, model: VGGFeatures, device: torch.device) -> str:
@@ -113,7 +123,7 @@ def main() -> None:
     print(f"# matmul: fp32 {fp32_rate / 1e9:.0f} GFLOP/s, bf16 {bf16_rate / 1e9:.0f} GFLOP/s")
     print("| size | implementation | ms/step | steps/s | peak memory | vs reference | GFLOP/s | % of fp32 matmul |")
     print("|---|---|---|---|---|---|---|---|")
-    rows = []
+    rows, notes, preview_ms = [], [], {}
     for size in args.sizes:
         settings = Settings(**{**base.to_dict(), "size": size, "iterations": args.steps, "coarse_to_fine": False,
                                "preview_every": 1000, "device": device.type, "precision": args.precision,
@@ -145,11 +155,18 @@ def main() -> None:
             print(f"| {size} | {name} | {row['ms_per_step']:.1f} | {row['steps_per_s']:.2f} | {memory} | "
                   f"{row['ratio_to_reference']:.2f}x | {row['gflops']:.0f} | "
                   f"{100 * row['fraction_of_fp32_matmul']:.0f}% |", flush=True)
+        preview = preview_seconds(content)
+        preview_ms[size] = preview * 1e3
+        notes.append(f"{size} px: one preview image costs {preview * 1e3:.1f} ms = "
+                     f"{100 * preview / timings[1][1]:.2f}% of an engine step (timed alone)")
         if args.profile:
-            print(profile_step(content_img, style_img, settings, model, device), flush=True)
+            notes.append(f"{size} px, where an engine step's time goes:\n"
+                         + profile_step(content_img, style_img, settings, model, device))
+    print("\n".join(notes))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine_name(device), "threads": torch.get_num_threads(),
-                                               "matmul_fp32": fp32_rate, "matmul_bf16": bf16_rate, "rows": rows},
+                                               "matmul_fp32": fp32_rate, "matmul_bf16": bf16_rate, "rows": rows,
+                                               "preview_ms": preview_ms},
                                               indent=2))
 
 

@@ -278,7 +278,7 @@ def inprocess_app(tmp_path_factory, real_weights, shared_images):
     finally:
         if studio is not None:
             studio.demo.close()
-        torch.set_num_threads(threads)  # importing app set one thread for the whole process
+        torch.set_num_threads(threads)  # in case NST_TORCH_THREADS made importing app change it
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
