@@ -7,6 +7,9 @@ rebuilt and checked:
     python styles/generate.py            # rewrite styles/gallery/*.png
     python styles/generate.py --check    # exit 1 if a committed PNG differs from a fresh render
 
+"Differs" allows for the last bit of floating point (see `difference`): numpy picks its kernels for
+transcendental functions by CPU, so the same code renders a few pixels one level apart on another machine.
+
 Style transfer copies local texture statistics (Gram matrices of CNN features), so each picture is built
 to carry strong, characteristic texture at several scales rather than flat areas or fine detail alone.
 """
@@ -1135,23 +1138,67 @@ def render_all(out_dir: Path | str = GALLERY_DIR, names: Iterable[str] | None = 
     return paths
 
 
-def check(gallery_dir: Path | str = GALLERY_DIR, names: Iterable[str] | None = None) -> list[str]:
-    """Names whose PNG in gallery_dir is missing or differs pixel-for-pixel from a fresh render.
+# How far a fresh render may stray from its committed PNG before --check (and the tests, which call the
+# same function) report it. Transcendental functions are not correctly rounded and numpy chooses their
+# kernel by CPU: with AVX-512 it takes float32 power and arctan2 from Intel's SVML, elsewhere from libm, and
+# float32 sin, cos, exp, log and tanh from AVX2, AVX-512 or scalar code. Results then differ in the last bit,
+# which moves a pixel by one level wherever a value sits on a rounding boundary. Moving every such function's
+# results by 1 ulp (a libm interposed with LD_PRELOAD, numpy kept off its own SIMD kernels) changed 202-370
+# pixels of watercolour_wash (0.08-0.14 %, `tint ** density`) and 7-14 of stained_glass (arctan2 of its
+# spokes), all by 1/255; by up to 4 ulp, at most 1749 pixels (0.67 %), still by 1. Rarely one flips a hard
+# decision (a threshold, an ink drop's edge): one pixel changes, blurred into at most 9 (by up to 14/255 in
+# marbled_paper, 19/255 in swirling_impasto). A changed drawing differs in far more pixels, far further.
+TOLERANCE = 2  # levels of 255 in any channel; a pixel off by more is an outlier
+MAX_DIFFERING = 0.01  # share of the pixels that may differ at all (2621 of 512 x 512)
+MAX_OUTLIERS = 1e-4  # share that may be outliers (26 of 512 x 512)
+
+
+def difference(stored: Array, fresh: Array) -> str | None:
+    """None if two 8-bit renders of a style agree within the tolerance above, else how they differ.
+
+    This one comparison serves both `check` and the tests, so they cannot drift apart.
+    """
+    stored, fresh = np.asarray(stored), np.asarray(fresh)
+    if stored.shape != fresh.shape:
+        return f"size {stored.shape} instead of {fresh.shape}"
+    off = np.abs(stored.astype(np.int16) - fresh.astype(np.int16))
+    off = off.max(-1) if off.ndim == 3 else off  # per pixel, the worst channel
+    differing, outliers = int(np.count_nonzero(off)), int(np.count_nonzero(off > TOLERANCE))
+    if differing <= MAX_DIFFERING * off.size and outliers <= MAX_OUTLIERS * off.size:
+        return None
+    return (
+        f"{differing} of {off.size} pixels differ ({differing / off.size:.2%}), {outliers} by more than "
+        f"{TOLERANCE}/255 (at most {int(off.max())}/255)"
+    )
+
+
+def check(
+    gallery_dir: Path | str = GALLERY_DIR,
+    names: Iterable[str] | None = None,
+    details: dict[str, str] | None = None,
+) -> list[str]:
+    """Names whose PNG in gallery_dir is missing or differs from a fresh render (beyond `difference`'s tolerance).
 
     When checking the whole gallery, a PNG that no style renders is reported too, as '<stem> (no such style)'.
+    If `details` is given, it receives why each name was reported.
     """
     folder = Path(gallery_dir)
+    why = {} if details is None else details
     bad = []
     if names is None:
         bad = [f"{p.stem} (no such style)" for p in sorted(folder.glob("*.png")) if p.stem not in _STYLES]
+        why.update(dict.fromkeys(bad, "no style draws it"))
     for name in _STYLES if names is None else names:
         path = folder / f"{name}.png"
         if not path.exists():
+            why[name] = "missing"
             bad.append(name)
             continue
         with Image.open(path) as im:
             stored = np.asarray(im.convert("RGB"))
-        if not np.array_equal(stored, np.asarray(render(name))):
+        reason = difference(stored, np.asarray(render(name)))
+        if reason:
+            why[name] = reason
             bad.append(name)
     return bad
 
@@ -1165,16 +1212,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=GALLERY_DIR, help="gallery folder (default: styles/gallery)"
     )
+    parser.add_argument("names", nargs="*", metavar="STYLE", help="only these styles (default: all)")
     args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in _STYLES]
+    if unknown:
+        parser.error(f"no such style: {', '.join(unknown)} (choose from {', '.join(_STYLES)})")
+    names = args.names or None
     start = time.perf_counter()
     if args.check:
-        bad = check(args.out)
+        details: dict[str, str] = {}
+        bad = check(args.out, names, details)
         if bad:
+            for name in bad:
+                print(f"{name}: {details[name]}", file=sys.stderr)
             print(f"out of date: {', '.join(bad)} (run python styles/generate.py)", file=sys.stderr)
             return 1
-        print(f"all {len(_STYLES)} gallery images match ({time.perf_counter() - start:.1f} s)")
+        count = len(args.names or _STYLES)
+        print(f"all {count} gallery images match ({time.perf_counter() - start:.1f} s)")
         return 0
-    paths = render_all(args.out)
+    paths = render_all(args.out, names)
     print(f"wrote {len(paths)} images to {args.out} ({time.perf_counter() - start:.1f} s)")
     return 0
 
