@@ -27,7 +27,7 @@ import torch
 from nst_core import Settings, stylize_iter
 from nst_core.backbones import VGGFeatures, load_backbone
 from nst_core.cpu_memory import keep_freed_memory
-from nst_core.engine import pick_device
+from nst_core.features import pick_device
 from nst_core.images import decode_image, resize_longest, to_pil, to_tensor
 
 from .machine import machine_name, matmul_rate, peak_memory, reset_peak_memory, sync
@@ -39,7 +39,7 @@ SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 def conv_flops(model: VGGFeatures, height: int, width: int, last: str) -> float:
     """Forward FLOPs (2 per multiply-add) of the convolutions up to layer `last`."""
     flops, h, w = 0.0, height, width
-    for name, layer in zip(model.names, model.layers):
+    for name, layer in zip(model.names, model.features):
         if isinstance(layer, torch.nn.Conv2d):
             flops += 2.0 * layer.in_channels * layer.out_channels * 9 * h * w
         elif name.startswith("pool"):

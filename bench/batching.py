@@ -15,7 +15,7 @@ import torch
 
 from nst_core.backbones import load_backbone
 from nst_core.cpu_memory import keep_freed_memory
-from nst_core.engine import pick_device
+from nst_core.features import pick_device
 
 from .machine import machine_name, sync
 from .textbook import CONTENT_LAYER, STYLE_LAYERS

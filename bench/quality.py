@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from nst_core.backbones import VGGFeatures
-from nst_core.losses import content_loss, gram, style_loss
+from nst_core.losses import GramLoss, content_loss
 
 from .textbook import CONTENT_LAYER, STYLE_LAYERS
 
@@ -20,5 +20,7 @@ def neutral_score(net: VGGFeatures, image: torch.Tensor, content: torch.Tensor,
     wanted = {CONTENT_LAYER, *STYLE_LAYERS}
     with torch.no_grad():
         f, fc, fs = net(image, wanted), net(content, wanted), net(style, wanted)
-        style_term = sum(style_loss(gram(f[n]), gram(fs[n])).item() for n in STYLE_LAYERS) / len(STYLE_LAYERS)
+        gram_error = GramLoss()
+        style_term = sum(gram_error(f[n], gram_error.target([fs[n]], [1.0])).item() for n in STYLE_LAYERS)
+        style_term /= len(STYLE_LAYERS)
         return style_term, content_loss(f[CONTENT_LAYER], fc[CONTENT_LAYER]).item()

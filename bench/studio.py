@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=60, help="steps of each streaming-cost run")
     parser.add_argument("--size", type=int, default=256, help="size of each streaming-cost run")
     args = parser.parse_args()
+    import torch
+
     import app  # imported here: it builds the page and sets torch's threads
 
     port = free_port()
@@ -69,7 +71,7 @@ def main() -> None:
             for every in timings:
                 timings[every].append(run_seconds(client, every, iterations, size))
         quiet = statistics.median(timings[100])
-        print(f"{iterations} steps at {size} px, {app.torch.get_num_threads()} torch threads, medians of 3: "
+        print(f"{iterations} steps at {size} px, {torch.get_num_threads()} torch threads, medians of 3: "
               f"{quiet:.2f} s with a preview every 100 steps")
         for every in (1, 10):
             seconds = statistics.median(timings[every])

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from . import __version__
 from .config import Settings, field_info
-from .engine import Progress, make_recipe, stylize_iter
-from .errors import NSTError, SettingsError
+from .engine import Progress, stylize_iter
+from .errors import NotDownloaded, NSTError, SettingsError
 from .images import decode_image, save_png
 
 DESCRIPTION = """\
@@ -54,10 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What the command line adds to a setting's help: things only a command line can take.
+CLI_NOTES = {"weights": " Also the path of a local VGG file (or set NST_WEIGHTS)."}
+
+
 def _add_setting(group: argparse._ArgumentGroup, f: dataclasses.Field, default: object) -> None:
     info = field_info(f.name)
     flag = "--" + f.name.replace("_", "-")
-    help_text = info["help"]
+    help_text = info["help"] + CLI_NOTES.get(f.name, "")
+    if info["useful"] is not None:
+        help_text += f" Useful range {info['useful'][0]:g} to {info['useful'][1]:g}."
     if info["low"] is not None and not isinstance(default, tuple) and default is not None:
         help_text += f" [{info['low']:g} to {info['high']:g}]"
     kind = f.type if isinstance(f.type, str) else f.type.__name__
@@ -109,12 +115,10 @@ class ProgressBar:
         if not (self.tty or event.done or now - self.last_print >= 5.0):
             return
         self.last_print = now
-        rate = event.step / event.elapsed if event.elapsed > 0 else 0.0
-        eta = (event.total - event.step) / rate if rate > 0 else 0.0
         filled = round(24 * event.step / event.total)
         text = (f"[{'#' * filled}{'.' * (24 - filled)}] {event.step}/{event.total} "
                 f"{event.size[0]}x{event.size[1]}  loss {event.loss:.3g} (content {event.content_loss:.3g}, "
-                f"style {event.style_loss:.3g}, tv {event.tv_loss:.3g})  {rate:.2f} it/s  ETA {eta:.0f}s")
+                f"style {event.style_loss:.3g}, tv {event.tv_loss:.3g})  {event.rate:.2f} it/s  ETA {event.eta:.0f}s")
         if self.tty:
             self.stream.write("\r\033[K" + text + ("\n" if event.done else ""))
             self.stream.flush()
@@ -158,8 +162,12 @@ def main(argv: list[str] | None = None) -> int:
             if bar:
                 bar.update(event)
             final = event
-        assert final is not None and final.preview is not None
-        save_png(final.preview, output, make_recipe(settings, content, styles, final.preview))
+        assert final is not None and final.preview is not None and final.recipe is not None
+        save_png(final.preview, output, dict(final.recipe))
+    except NotDownloaded as error:
+        print(f"error: {error} Connect to the internet once, or point --weights (or NST_WEIGHTS) at a local VGG "
+              "file.", file=sys.stderr)
+        return 2
     except NSTError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

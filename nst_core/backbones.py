@@ -1,14 +1,15 @@
 """VGG feature extractors with named layers, their weight sources and their input conventions.
 
-Outside this module every image is RGB in [0, 1]; each backbone carries the preprocessing its weights
-expect (torchvision: RGB normalised by ImageNet mean/std; Caffe: BGR, 0-255, mean subtracted).
-Plain torch only: torchvision is deliberately not imported (its registry wheel breaks the CPU torch).
+The architectures are torchvision's (`torchvision.models.vgg`), and so are the ImageNet weights, fetched
+through their `Weights` enums (canonical URL, checksum, torch's hub cache). The Caffe conversions and local
+files load into the same architecture. Outside this module every image is RGB in [0, 1]; each backbone
+carries the preprocessing its weights expect (torchvision: RGB normalised by ImageNet mean and std; Caffe:
+BGR, 0-255, mean subtracted). Layers are named as in the papers (relu4_2), never indexed.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import urllib.error
@@ -17,16 +18,16 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchvision.models import VGG16_Weights, VGG19_Weights
+from torchvision.models.vgg import make_layers
 
-from .errors import SettingsError, WeightsUnavailable
+from .checksum import sha256_of
+from .errors import NotDownloaded, SettingsError, WeightsUnavailable
+from .names import CONVS_PER_BLOCK, WEIGHT_SOURCES, layer_names
 
 log = logging.getLogger(__name__)
 
-# Convolution widths per block; a max-pool closes each block.
-VGG_BLOCKS = {
-    "vgg16": ((64, 64), (128, 128), (256,) * 3, (512,) * 3, (512,) * 3),
-    "vgg19": ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4),
-}
+IMAGENET_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class InputConvention:
     std: tuple[float, float, float]
 
 
-TORCHVISION = InputConvention("torchvision", bgr=False, scale=1.0,
-                              mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+_IMAGENET = IMAGENET_WEIGHTS["vgg19"].transforms()  # torchvision's own record of the training statistics
+TORCHVISION = InputConvention("torchvision", bgr=False, scale=1.0, mean=tuple(_IMAGENET.mean), std=tuple(_IMAGENET.std))
 # Caffe's means are quoted in BGR order (103.939, 116.779, 123.68); stored here in RGB order.
 CAFFE = InputConvention("caffe", bgr=True, scale=255.0, mean=(123.68, 116.779, 103.939), std=(1.0, 1.0, 1.0))
 CONVENTIONS = {c.name: c for c in (TORCHVISION, CAFFE)}
@@ -55,19 +56,21 @@ class WeightSource:
     url: str | None  # None: nothing to download (untrained)
 
 
-# The file names end in the first hex digits of their sha256; torch.hub verifies them on download.
-SOURCES = {
-    s.name: s
-    for s in (
-        WeightSource("vgg19", "vgg19", TORCHVISION, "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"),
-        WeightSource("vgg16", "vgg16", TORCHVISION, "https://download.pytorch.org/models/vgg16-397923af.pth"),
-        WeightSource("vgg19-caffe", "vgg19", CAFFE,
-                     "https://web.eecs.umich.edu/~justincj/models/vgg19-d01eb7cb.pth"),
-        WeightSource("vgg16-caffe", "vgg16", CAFFE,
-                     "https://web.eecs.umich.edu/~justincj/models/vgg16-00b39a1b.pth"),
-        WeightSource("untrained", "vgg19", TORCHVISION, None),
-    )
-}
+# Caffe conversions (Justin Johnson's); the file names end in the first hex digits of their sha256, which
+# torch.hub verifies on download, as it does for torchvision's own Weights.
+CAFFE_URLS = {"vgg19": "https://web.eecs.umich.edu/~justincj/models/vgg19-d01eb7cb.pth",
+              "vgg16": "https://web.eecs.umich.edu/~justincj/models/vgg16-00b39a1b.pth"}
+
+
+def _source(name: str, arch: str, convention: str) -> WeightSource:
+    if name == "untrained":
+        url = None
+    else:
+        url = IMAGENET_WEIGHTS[arch].url if convention == "torchvision" else CAFFE_URLS[arch]
+    return WeightSource(name, arch, CONVENTIONS[convention], url)
+
+
+SOURCES = {name: _source(name, arch, convention) for name, (arch, convention) in WEIGHT_SOURCES.items()}
 
 # Local files recognised by content, so their convention needs no declaring.
 KNOWN_FILES = {
@@ -76,41 +79,36 @@ KNOWN_FILES = {
 }
 
 
-def layer_names(arch: str) -> list[str]:
-    """Names of every module of the VGG feature stack in order: conv1_1, relu1_1, ..., pool5."""
-    names = []
-    for block, widths in enumerate(VGG_BLOCKS[arch], start=1):
-        for i in range(1, len(widths) + 1):
-            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
-        names.append(f"pool{block}")
-    return names
+def vgg_layout(arch: str, width: float = 1.0) -> list[int | str]:
+    """torchvision's configuration list for `make_layers` (64, 64, "M", ...), every width scaled by `width`."""
+    layout: list[int | str] = []
+    for block, convs in enumerate(CONVS_PER_BLOCK[arch]):
+        layout += [max(1, round(min(64 * 2**block, 512) * width))] * convs + ["M"]
+    return layout
 
 
 class VGGFeatures(nn.Module):
-    """A VGG feature stack that returns the activations of the named layers a caller asks for.
+    """torchvision's VGG feature stack, returning the activations of the named layers a caller asks for.
 
-    `forward` stops after the deepest requested layer, so unused deep layers cost nothing.
-    `width` < 1 shrinks every layer (tiny seeded networks for fast tests).
+    `forward` stops after the deepest requested layer, so unused deep layers cost nothing. `width` < 1
+    shrinks every layer (tiny seeded networks for fast tests). Average pooling replaces max pooling when
+    asked (smoother gradients, Gatys et al.).
     """
 
     def __init__(self, arch: str = "vgg19", *, convention: InputConvention = TORCHVISION,
                  pooling: str = "max", width: float = 1.0) -> None:
         super().__init__()
-        if arch not in VGG_BLOCKS:
+        if arch not in CONVS_PER_BLOCK:
             raise SettingsError(f"Unknown VGG architecture {arch!r}; use vgg16 or vgg19.")
         self.arch = arch
         self.convention = convention
         self.pooling = pooling
         self.names = layer_names(arch)
-        layers: list[nn.Module] = []
-        channels = 3
-        for widths in VGG_BLOCKS[arch]:
-            for w in widths:
-                out = max(1, round(w * width))
-                layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(inplace=False)]
-                channels = out
-            layers.append(nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2))
-        self.layers = nn.ModuleList(layers)
+        self.features = make_layers(vgg_layout(arch, width))  # the same indices as torchvision's vgg16/vgg19
+        if pooling == "avg":
+            for index, layer in enumerate(self.features):
+                if isinstance(layer, nn.MaxPool2d):
+                    self.features[index] = nn.AvgPool2d(2, 2)
         rgb_order = torch.tensor([2, 1, 0] if convention.bgr else [0, 1, 2])
         mean = torch.tensor(convention.mean)[rgb_order]
         std = torch.tensor(convention.std)[rgb_order]
@@ -120,6 +118,16 @@ class VGGFeatures(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
+    @property
+    def relu_names(self) -> list[str]:
+        return [n for n in self.names if n.startswith("relu")]
+
+    def channels(self, layer: str) -> int:
+        """How many feature maps `layer` has."""
+        self.check_layers([layer])
+        index = self.names.index(layer)
+        return next(m.out_channels for m in reversed(self.features[:index]) if isinstance(m, nn.Conv2d))
+
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
         """RGB [0, 1] (N, 3, H, W) -> what these weights were trained on."""
         x = image[:, self.channel_order] * self.convention.scale
@@ -128,7 +136,7 @@ class VGGFeatures(nn.Module):
     def check_layers(self, names: list[str] | tuple[str, ...]) -> None:
         for name in names:
             if name not in self.names:
-                allowed = ", ".join(n for n in self.names if n.startswith("relu"))
+                allowed = ", ".join(self.relu_names)
                 raise SettingsError(f"{self.arch.upper()} has no layer {name!r}; allowed: {allowed}.")
 
     def forward(self, image: torch.Tensor, wanted: set[str] | frozenset[str]) -> dict[str, torch.Tensor]:
@@ -136,7 +144,7 @@ class VGGFeatures(nn.Module):
         self.check_layers(list(wanted))
         x = self.preprocess(image)
         found: dict[str, torch.Tensor] = {}
-        for name, layer in zip(self.names, self.layers):
+        for name, layer in zip(self.names, self.features):
             x = layer(x)
             if name in wanted:
                 found[name] = x
@@ -146,20 +154,15 @@ class VGGFeatures(nn.Module):
 
     def load_features(self, state: dict[str, torch.Tensor]) -> None:
         """Load a torchvision-layout state dict (`features.N.weight`; a classifier is ignored)."""
-        mine = {}
-        for index, layer in enumerate(self.layers):
-            if isinstance(layer, nn.Conv2d):
-                for part in ("weight", "bias"):
-                    key = f"features.{index}.{part}"
-                    if key not in state:
-                        raise WeightsUnavailable(
-                            f"The weights file has no {key}; it is not a {self.arch.upper()} checkpoint.")
-                    mine[f"layers.{index}.{part}"] = state[key]
+        mine = {k: v for k, v in state.items() if k.startswith("features.")}
+        missing = sorted(set(self.state_dict()) - set(mine))
+        if missing:
+            raise WeightsUnavailable(
+                f"The weights file has no {missing[0]}; it is not a {self.arch.upper()} checkpoint.")
         try:
-            self.load_state_dict(mine, strict=False)
+            self.load_state_dict(mine, strict=True)
         except RuntimeError as error:
-            raise WeightsUnavailable(f"The weights file does not fit {self.arch.upper()}: shapes differ.") \
-                from error
+            raise WeightsUnavailable(f"The weights file does not fit {self.arch.upper()}: shapes differ.") from error
 
 
 def arch_of_state(state: dict[str, torch.Tensor]) -> str:
@@ -170,14 +173,6 @@ def arch_of_state(state: dict[str, torch.Tensor]) -> str:
         raise WeightsUnavailable(
             f"The weights file has {len(convs)} convolution layers; expected a VGG-16 (13) or VGG-19 (16).")
     return arch
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
@@ -206,21 +201,16 @@ def _convention_of_file(path: Path, declared: str) -> InputConvention:
 
 def _download_state(source: WeightSource) -> dict[str, torch.Tensor]:
     """The source's state dict from torch's hub cache, downloading and checksum-verifying it once."""
-    cache = Path(torch.hub.get_dir()) / "checkpoints"
     try:
-        return torch.hub.load_state_dict_from_url(source.url, model_dir=str(cache), map_location="cpu",
-                                                  check_hash=True, weights_only=True, progress=False)
+        return torch.hub.load_state_dict_from_url(source.url, map_location="cpu", check_hash=True,
+                                                  weights_only=True, progress=False)
     except (urllib.error.URLError, OSError, TimeoutError) as error:
-        raise WeightsUnavailable(
-            f"The {source.name} weights are not in {cache} and could not be downloaded ({_reason(error)}); "
-            "connect to the internet once, or point --weights (or NST_WEIGHTS) at a local VGG file.") from error
+        log.info("could not fetch %s weights from %s: %s", source.name, source.url, error)
+        raise NotDownloaded(f"The {source.name} weights are not downloaded yet and could not be fetched "
+                            "(no connection to the internet).") from None
     except RuntimeError as error:  # torch.hub's checksum mismatch
         raise WeightsUnavailable(f"The downloaded {source.name} weights failed their checksum; try again.") \
             from error
-
-
-def _reason(error: BaseException) -> str:
-    return str(getattr(error, "reason", None) or error).strip() or type(error).__name__
 
 
 @functools.lru_cache(maxsize=4)
@@ -250,7 +240,7 @@ def load_backbone(weights: str, *, convention: str = "auto", pooling: str = "avg
 def init_untrained(model: VGGFeatures, *, seed: int) -> None:
     """Seeded He initialisation: features of a network that has learned nothing."""
     generator = torch.Generator().manual_seed(seed)
-    for layer in model.layers:
+    for layer in model.features:
         if isinstance(layer, nn.Conv2d):
             fan_in = layer.in_channels * 9
             with torch.no_grad():

@@ -9,16 +9,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SettingsError
+from .names import LAYER_CHOICES, WEIGHT_SOURCES, min_side
 
-# Layer names a run may use (relu outputs); the backbone rejects relu3_4, relu4_4 and relu5_4 on VGG-16.
-LAYER_CHOICES = (
-    "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
-    "relu4_1", "relu4_2", "relu4_3", "relu4_4", "relu5_1", "relu5_2", "relu5_3", "relu5_4",
-)
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
 COLOR_MODES = ("none", "luminance", "histogram")
@@ -26,7 +23,8 @@ POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 CONVENTIONS = ("auto", "torchvision", "caffe")
-WEIGHT_SOURCES = ("vgg19", "vgg16", "vgg19-caffe", "vgg16-caffe", "untrained")
+# The style losses (nst_core.losses.STYLE_LOSSES implements each); a new loss adds its name here.
+STYLE_LOSSES = ("gram",)
 
 
 def default_weights() -> str:
@@ -35,9 +33,14 @@ def default_weights() -> str:
 
 
 def _setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-             choices: tuple[str, ...] | None = None, log: bool = False) -> Any:
-    """A dataclass field that carries its help text and allowed values for the CLI, the app and checks."""
-    meta = {"help": help, "low": low, "high": high, "choices": choices, "log": log}
+             choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None, log: bool = False,
+             useful: tuple[float, float] | None = None) -> Any:
+    """A dataclass field that carries its help text and allowed values for the CLI, the app and checks.
+
+    `low`..`high` is what is accepted, `useful` the range worth trying (each front end words it in its own
+    units). `choices` may be a function, read at each check, where the choices live elsewhere.
+    """
+    meta = {"help": help, "low": low, "high": high, "choices": choices, "log": log, "useful": useful}
     if callable(default):
         return field(default_factory=default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -54,14 +57,13 @@ class Settings:
         "recognisable painting, 300-500 a finished one.", low=1, high=5000)
     style_weight: float = _setting(
         10.0, "How strongly the output copies the painting's textures and colours. Raise it for a "
-        "bolder painting, lower it to keep more of the photo. Useful range 1 to 1000.",
-        low=0.0, high=1e9, log=True)
+        "bolder painting, lower it to keep more of the photo.", low=0.0, high=1e9, log=True, useful=(1, 1000))
     content_weight: float = _setting(
         1.0, "How strongly the output keeps the photo's shapes. Raise it to keep faces and edges, "
-        "lower it to let the painting take over. Useful range 0.1 to 10.", low=0.0, high=1e6, log=True)
+        "lower it to let the painting take over.", low=0.0, high=1e6, log=True, useful=(0.1, 10))
     tv_weight: float = _setting(
-        0.0, "Total-variation smoothing: raise it to remove speckle and high-frequency noise. "
-        "Useful range 0 to 1e3.", low=0.0, high=1e6, log=True)
+        0.0, "Total-variation smoothing: raise it to remove speckle and high-frequency noise.",
+        low=0.0, high=1e6, log=True, useful=(0, 1000))
     content_layer: str = _setting(
         "relu4_2", "The VGG layer whose features describe the photo's content. Shallow layers keep "
         "exact pixels; deep ones keep only the objects' layout.", choices=LAYER_CHOICES)
@@ -70,6 +72,9 @@ class Settings:
         "The VGG layers whose Gram matrices describe the painting's style. Shallow layers carry "
         "colour and fine texture, deep layers carry large brush strokes and motifs.",
         choices=LAYER_CHOICES)
+    style_loss: str = _setting(
+        "gram", "How the painting's style is measured: gram compares which features occur together "
+        "(Gatys et al.).", choices=lambda: STYLE_LOSSES)
     style_layer_weights: tuple[float, ...] | None = _setting(
         None, "Relative weight of each style layer (same order as style layers); equal if omitted. "
         "They are normalised to sum to one.", low=0.0, high=1e6)
@@ -99,8 +104,8 @@ class Settings:
         "avg", "Pooling inside VGG: average pooling gives smoother gradients and nicer results "
         "(Gatys et al.); max is the network as trained.", choices=POOLINGS)
     weights: str = _setting(
-        default_weights, "Backbone weights: vgg19 (default), vgg16, vgg19-caffe, vgg16-caffe, "
-        "untrained (random: shows why pretrained features matter), or a path to a local VGG file.")
+        default_weights, "The network's weights: vgg19 (default), vgg16, their Caffe conversions vgg19-caffe "
+        "and vgg16-caffe, or untrained (random: shows why pretrained features matter).")
     weights_convention: str = _setting(
         "auto", "Input convention of a local weights file (auto recognises known files).",
         choices=CONVENTIONS)
@@ -135,6 +140,10 @@ class Settings:
         if not self.weights.strip():
             raise SettingsError("weights must name a source (" + ", ".join(WEIGHT_SOURCES) + ") or a file.")
 
+    def deepest_layer_side(self) -> int:
+        """The shortest image side the deepest layer in use can see (16 px for relu5_x)."""
+        return min_side([self.content_layer, *self.style_layers])
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values, for recipes."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -148,8 +157,11 @@ class Settings:
 
 
 def field_info(name: str) -> dict[str, Any]:
-    """Help text, range and choices of one setting, for front ends."""
-    return dict(next(f for f in dataclasses.fields(Settings) if f.name == name).metadata)
+    """Help text, ranges and choices of one setting, for front ends."""
+    info = dict(next(f for f in dataclasses.fields(Settings) if f.name == name).metadata)
+    if callable(info["choices"]):
+        info["choices"] = info["choices"]()
+    return info
 
 
 def default_of(name: str) -> Any:
@@ -161,6 +173,8 @@ def _check(f: dataclasses.Field, value: Any) -> Any:
     """Return `value` in its field's type, or raise SettingsError naming what is allowed."""
     meta, name = f.metadata, f.name
     choices, low, high = meta["choices"], meta["low"], meta["high"]
+    if callable(choices):
+        choices = choices()
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     if kind == "bool":
         if not isinstance(value, bool):

@@ -1,8 +1,10 @@
 """The optimisation loop: a generator of progress events, and a run-to-completion wrapper.
 
-`stylize_iter` yields one small immutable `Progress` per optimiser step (an L-BFGS function evaluation
-is a step), with a preview image every `preview_every` steps and on the last. Closing the generator is
-the cancel signal; its `finally` frees the run's memory. The engine never prints and never imports a UI.
+`stylize_iter` is the one entry point of every front end (CLI, studio, benchmarks, teaching views). It
+yields one small immutable `Progress` per optimiser step (an L-BFGS function evaluation is a step), with a
+preview image every `preview_every` steps and on the last, which also carries the recipe. Closing the
+generator is the cancel signal; its `finally` frees the run's memory. The engine never prints and never
+imports a UI.
 
 Where this departs from the textbook loop, and why:
 - Every loss term is relative to its target (see losses.py), so weights mean the same on every backbone
@@ -32,24 +34,22 @@ from PIL import Image
 
 from . import color, cpu_memory
 from .backbones import SOURCES, VGGFeatures, load_backbone
-from .config import Settings
-from .errors import NSTError, SettingsError
-from .images import ImageSource, decode_image, resize_longest, to_pil, to_tensor
-from .losses import blend_grams, content_loss, gram, style_loss, total_variation
+from .config import Settings, field_info
+from .errors import ImageError, OutOfMemory, SettingsError
+from .features import FeatureExtractor, describe_device, pick_device
+from .images import ImageSource, decode_image, fitted_size, to_pil
+from .losses import content_loss, make_style_loss, total_variation
+from .targets import Targets, prepare_targets, style_size
 
 log = logging.getLogger(__name__)
 
 MIN_SCALE_SIZE = 128  # coarse-to-fine never starts below this: VGG's deep layers need room
-MIN_STYLE_SIZE = 32
+MAX_SIDE = int(field_info("size")["high"])  # no image side, enlarged for a thin photo or not, beyond this
 LBFGS_HISTORY = 20  # each pair costs two image-sized buffers; 20 is plenty for this problem
 STALL_STEPS = 4  # this many identical losses in a row means the optimiser is stuck
 MAX_PIXEL_STEP = 0.3  # trust region: no step moves a pixel further than this (pixels span 0..1)
 MAX_FAILURES = 5  # rollbacks in a row before the run gives up and returns its best image
 BLOWUP = 100.0  # a loss this many times the best so far is a divergence (L-BFGS's early steps may overshoot 10x)
-
-
-class OutOfMemory(NSTError):
-    """The device ran out of memory for this size."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,17 @@ class Progress:
     tv_loss: float
     style_layer_losses: Mapping[str, float]
     elapsed: float
+    rate: float  # steps per second so far
+    eta: float  # seconds still to go, from the work left at each scale (a coarse step costs a fraction)
     size: tuple[int, int]  # (width, height) being optimised at this step
+    output_size: tuple[int, int]  # (width, height) of the final image
     scale: int  # 1-based index of the coarse-to-fine scale
     scales: int
     device: str
     preview: Image.Image | None = None
     done: bool = False
     message: str | None = None
+    recipe: Mapping[str, Any] | None = None  # on the last event: everything needed to make the image again
 
 
 def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
@@ -83,32 +87,37 @@ def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, s
     return final.preview
 
 
-def pick_device(choice: str) -> torch.device:
-    if choice == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise SettingsError("device cuda was asked for but no CUDA GPU is available; use auto or cpu.")
-    if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise SettingsError("device mps was asked for but Apple MPS is not available; use auto or cpu.")
-    return torch.device(choice)
+def plan_scales(content: tuple[int, int], settings: Settings) -> list[tuple[int, int]]:
+    """(width, height) of each scale, coarse to fine: halvings of the output down to MIN_SCALE_SIZE.
 
-
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type
-
-
-def scale_sizes(size: int, coarse_to_fine: bool, iterations: int) -> list[int]:
-    """Longest sides of the scales, coarse to fine: halvings of `size` down to MIN_SCALE_SIZE."""
-    sizes = [size]
-    while coarse_to_fine and sizes[0] // 2 >= MIN_SCALE_SIZE and len(sizes) < iterations:
-        sizes.insert(0, sizes[0] // 2)
+    No side is ever below what the deepest layer in use can see (16 px for relu5_x): a very thin photo is
+    made longer instead, and the coarse scales stop where they would be too thin. A photo too thin for any
+    size up to MAX_SIDE is refused with one sentence.
+    """
+    need = settings.deepest_layer_side()
+    final = fitted_size(content, settings.size, min_short=need)
+    if max(final) > MAX_SIDE:
+        raise ImageError(
+            f"The photo is {content[0]}×{content[1]} pixels, too thin to stylize: its short side would be under "
+            f"the {need} px its deepest layer needs at any size up to {MAX_SIDE} px, so crop it.")
+    sizes = [final]
+    longest = settings.size
+    while settings.coarse_to_fine and longest // 2 >= MIN_SCALE_SIZE and len(sizes) < settings.iterations:
+        longest //= 2
+        if min(fitted_size(content, longest)) < need:
+            break
+        sizes.insert(0, fitted_size(content, longest))
     return sizes
+
+
+def check_paintings(styles: list[Image.Image], output: tuple[int, int], settings: Settings) -> None:
+    """Refuse, before any work, a painting too thin to be used at the output's size."""
+    for painting in styles:
+        if max(style_size(painting.size, max(output), settings)) > MAX_SIDE:
+            raise ImageError(
+                f"The painting is {painting.size[0]}×{painting.size[1]} pixels, too thin to take a style from: "
+                f"its short side would be under the {settings.deepest_layer_side()} px the deepest layer needs, "
+                "so crop it.")
 
 
 def split_iterations(iterations: int, scales: int) -> list[int]:
@@ -124,6 +133,14 @@ def split_iterations(iterations: int, scales: int) -> list[int]:
     return share
 
 
+def eta_seconds(elapsed: float, work_done: float, work_total: float) -> float:
+    """Seconds left if the rest of the work goes at the pace so far. Work is pixels × steps: a step's cost
+    grows with its pixels, so a coarse step is a quarter of a fine one (a step count alone was 3x optimistic)."""
+    if work_done <= 0:
+        return 0.0
+    return elapsed / work_done * max(0.0, work_total - work_done)
+
+
 def resolve_backbone(settings: Settings) -> VGGFeatures:
     return load_backbone(settings.weights, convention=settings.weights_convention, pooling=settings.pooling)
 
@@ -136,7 +153,7 @@ def weights_label(settings: Settings) -> str:
 
 
 def make_recipe(settings: Settings, content: Image.Image, styles: Sequence[Image.Image],
-                output: Image.Image) -> dict[str, Any]:
+                output_size: tuple[int, int]) -> dict[str, Any]:
     """Everything needed to reproduce a result, for the output PNG's metadata."""
     from . import __version__
 
@@ -147,13 +164,17 @@ def make_recipe(settings: Settings, content: Image.Image, styles: Sequence[Image
         "settings": values,
         "content_size": list(content.size),
         "style_sizes": [list(s.size) for s in styles],
-        "output_size": list(output.size),
+        "output_size": list(output_size),
     }
 
 
 def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSource,
                  settings: Settings | None = None, *, backbone: VGGFeatures | None = None) -> Iterator[Progress]:
-    """Yield a Progress per optimiser step; the last one has done=True and the final image as preview."""
+    """Yield a Progress per optimiser step; the last one has done=True, the final image and the recipe.
+
+    `content` and `styles` are files, bytes or decoded PIL images. Every check (settings against the
+    backbone, image shapes, the device) happens before the first step, so a front end hears of a mistake at once.
+    """
     settings = settings or Settings()
     content_img = decode_image(content)
     style_list = [styles] if isinstance(styles, (str, bytes, Image.Image)) or hasattr(styles, "__fspath__") \
@@ -165,12 +186,13 @@ def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSour
     if len(blend) != len(style_imgs):
         raise SettingsError(f"style_blend has {len(blend)} weights for {len(style_imgs)} style images; "
                             "give one per style.")
+    sizes = plan_scales(content_img.size, settings)
+    check_paintings(style_imgs, sizes[-1], settings)
     model = backbone if backbone is not None else resolve_backbone(settings)
     model.check_layers([settings.content_layer, *settings.style_layers])
-    device = pick_device(settings.device)
-    run = _Run(settings, model, device, content_img, style_imgs, blend)
+    run = _Run(settings, model, pick_device(settings.device), content_img, style_imgs, blend)
     try:
-        yield from run.events()
+        yield from run.events(sizes)
     finally:
         run.release()
 
@@ -181,66 +203,37 @@ class _Run:
     def __init__(self, settings: Settings, model: VGGFeatures, device: torch.device, content: Image.Image,
                  styles: list[Image.Image], blend: list[float]) -> None:
         self.s = settings
-        self.model = model.to(device)
         self.device = device
         self.device_name = describe_device(device)
+        if device.type == "cpu":
+            cpu_memory.keep_freed_memory()  # steps reuse freed activations instead of page-faulting them in
+        self.extract = FeatureExtractor(model, device, settings.precision)
+        self.style_loss = make_style_loss(settings.style_loss)
         self.content_img = content
         self.style_imgs = styles
         self.blend = blend
-        self.use_bf16 = settings.precision == "bf16" or (settings.precision == "auto" and device.type == "cuda")
-        self.channels_last = device.type in ("cuda", "cpu")
-        if device.type == "cpu":
-            cpu_memory.keep_freed_memory()  # steps reuse freed activations instead of page-faulting them in
-        if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
         layer_weights = settings.style_layer_weights or [1.0] * len(settings.style_layers)
         total = sum(layer_weights)
         self.layer_weights = {name: w / total for name, w in zip(settings.style_layers, layer_weights)}
         self.wanted = frozenset([settings.content_layer, *settings.style_layers])
         self.generator = torch.Generator().manual_seed(settings.seed)
+        self.targets: Targets | None = None
         self.tensors: dict[str, Any] = {}
         self.divergences = 0
 
-    # --- targets -------------------------------------------------------------------------------------
+    def prepare_scale(self, size: tuple[int, int]) -> Targets:
+        self.targets = prepare_targets(self.content_img, self.style_imgs, self.blend, size, self.s, self.extract,
+                                       self.style_loss)
+        return self.targets
 
-    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        if self.channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
-            return self.model(image, self.wanted)
-
-    def prepare_scale(self, longest: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Targets at one scale; returns (content image as optimised, content image for display)."""
-        content = to_tensor(resize_longest(self.content_img, longest)).to(self.device)
-        style_side = max(MIN_STYLE_SIZE, round(longest * self.s.style_scale))
-        styles = [to_tensor(resize_longest(img, style_side)).to(self.device) for img in self.style_imgs]
-        if self.s.preserve_color == "luminance":
-            styles = [color.match_luminance(s, content) for s in styles]
-            optimised_content = color.luminance(content)
-        else:
-            if self.s.preserve_color == "histogram":
-                styles = [color.match_color(s, content) for s in styles]
-            optimised_content = content
-        with torch.no_grad():
-            self.content_target = self.features(optimised_content)[self.s.content_layer].detach()
-            grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.s.style_layers}
-            for style in styles:
-                feats = self.features(style)
-                for name in self.s.style_layers:
-                    grams[name].append(gram(feats[name]))
-                del feats
-            self.style_targets = {name: blend_grams(g, self.blend) for name, g in grams.items()}
-        self.styles_for_init = styles
-        return optimised_content, content
-
-    def initial_image(self, content: torch.Tensor) -> torch.Tensor:
+    def initial_image(self, targets: Targets) -> torch.Tensor:
         if self.s.init == "content":
-            return content.clone()
-        shape = content.shape
+            return targets.content.clone()
+        shape = targets.content.shape
         if self.s.init == "noise":
             return torch.rand(shape, generator=self.generator).to(self.device)
         # Noise with the (first) painting's colour mean and covariance.
-        pixels = self.styles_for_init[0][0].reshape(3, -1).double().cpu()
+        pixels = targets.styles[0][0].reshape(3, -1).double().cpu()
         mean = pixels.mean(1, keepdim=True)
         cov = torch.cov(pixels) + 1e-5 * torch.eye(3, dtype=torch.float64)
         noise = torch.randn((3, shape[2] * shape[3]), generator=self.generator, dtype=torch.float64)
@@ -251,10 +244,10 @@ class _Run:
 
     def objective(self, image: torch.Tensor) -> torch.Tensor:
         """[total, content, style, tv, style per layer...] as one fp32 tensor (one host sync to read)."""
-        feats = self.features(image)
-        s = self.s
-        c = content_loss(feats[s.content_layer], self.content_target) * s.content_weight
-        per_layer = [style_loss(gram(feats[name]), self.style_targets[name]) * (s.style_weight * w)
+        feats = self.extract(image, self.wanted)
+        s, targets = self.s, self.targets
+        c = content_loss(feats[s.content_layer], targets.content_features) * s.content_weight
+        per_layer = [self.style_loss(feats[name], targets.style[name]) * (s.style_weight * w)
                      for name, w in self.layer_weights.items()]
         style = torch.stack(per_layer).sum()
         tv = total_variation(image) * s.tv_weight if s.tv_weight else torch.zeros((), device=image.device)
@@ -289,46 +282,46 @@ class _Run:
 
     # --- the loop ------------------------------------------------------------------------------------
 
-    def display(self, image: torch.Tensor, content_rgb: torch.Tensor) -> Image.Image:
+    def display(self, image: torch.Tensor) -> Image.Image:
         with torch.no_grad():
             if self.s.preserve_color == "luminance":
-                image = color.recombine_luminance(image.clamp(0, 1), content_rgb)
+                image = color.recombine_luminance(image.clamp(0, 1), self.targets.content_rgb)
             return to_pil(image)
 
-    def events(self) -> Iterator[Progress]:
-        s = self.s
-        sizes = scale_sizes(s.size, s.coarse_to_fine, s.iterations)
-        shares = split_iterations(s.iterations, len(sizes))
-        start = time.perf_counter()
+    def events(self, sizes: list[tuple[int, int]]) -> Iterator[Progress]:
+        shares = split_iterations(self.s.iterations, len(sizes))
+        self.clock = _Clock(sizes, shares)
         step = 0
         image: torch.Tensor | None = None
-        for scale, (longest, steps) in enumerate(zip(sizes, shares), start=1):
+        for scale, (size, steps) in enumerate(zip(sizes, shares), start=1):
             try:
-                content, content_rgb = self.prepare_scale(longest)
+                targets = self.prepare_scale(size)
                 if image is None:
-                    image = self.initial_image(content)
+                    image = self.initial_image(targets)
                 else:
-                    image = F.interpolate(image, size=content.shape[-2:], mode="bicubic",
+                    image = F.interpolate(image, size=(size[1], size[0]), mode="bicubic",
                                           align_corners=False).clamp(0, 1)
-                image, last, stopped = yield from self.optimise_scale(
-                    image, content_rgb, steps, step, scale, len(sizes), start)
+                image, last, stopped = yield from self.optimise_scale(image, steps, step, scale, sizes)
             except torch.OutOfMemoryError:
-                oom_size = longest
+                oom_size = max(size)
             else:
                 step = last.step
                 if stopped or scale == len(sizes):
-                    yield self.final(last, image, content_rgb, stopped)
+                    yield self.final(last, image, stopped)
                     return
                 continue
             # Out of the except block, so the error's traceback (holding tensors) is gone before freeing.
             self.release()
             raise OutOfMemory(f"The {self.device.type} ran out of memory at {oom_size} px; choose a smaller size.")
 
-    def final(self, last: Progress, image: torch.Tensor, content_rgb: torch.Tensor, stopped: str | None) -> Progress:
-        return replace(last, preview=self.display(image, content_rgb), done=True, message=stopped or last.message)
+    def final(self, last: Progress, image: torch.Tensor, stopped: str | None) -> Progress:
+        picture = self.display(image)
+        recipe = make_recipe(self.s, self.content_img, self.style_imgs, picture.size)
+        return replace(last, preview=picture, done=True, message=stopped or last.message, eta=0.0,
+                       recipe=MappingProxyType(recipe))
 
-    def optimise_scale(self, image: torch.Tensor, content_rgb: torch.Tensor, steps: int, step: int, scale: int,
-                       scales: int, start: float) -> Generator[Progress, None, tuple[torch.Tensor, Progress, bool]]:
+    def optimise_scale(self, image: torch.Tensor, steps: int, step: int, scale: int, sizes: list[tuple[int, int]]
+                       ) -> Generator[Progress, None, tuple[torch.Tensor, Progress, str | None]]:
         """Optimise one scale, yielding a Progress per step except the run's last, which it returns
         (with the best image, and why the run stopped early if it did) so the caller can attach the image."""
         s = self.s
@@ -378,7 +371,7 @@ class _Run:
                 x.data.copy_(best)
                 optimizer = self.make_optimizer(x)
                 previous, frozen = None, 0
-            elapsed = time.perf_counter() - start
+            elapsed, eta = self.clock.tick(scale)
             stopped = None
             if s.max_seconds and elapsed >= s.max_seconds:
                 stopped = f"Stopped at the {s.max_seconds:g} s time limit after {step} steps."
@@ -393,8 +386,9 @@ class _Run:
                 loss=_finite(values[0]), content_loss=_finite(values[1]), style_loss=_finite(values[2]),
                 tv_loss=_finite(values[3]),
                 style_layer_losses=MappingProxyType({n: _finite(v) for n, v in zip(names, values[4:])}),
-                elapsed=elapsed, size=(width, height), scale=scale, scales=scales, device=self.device_name,
-                preview=self.display(x, content_rgb) if wants_preview and not last_of_run else None,
+                elapsed=elapsed, rate=step / elapsed if elapsed > 0 else 0.0, eta=eta,
+                size=(width, height), output_size=sizes[-1], scale=scale, scales=len(sizes), device=self.device_name,
+                preview=self.display(x) if wants_preview and not last_of_run else None,
                 message=message)
             if last_of_run:
                 break
@@ -404,8 +398,7 @@ class _Run:
         return result.clone(), event, stopped
 
     def release(self) -> None:
-        for name in ("content_target", "style_targets", "styles_for_init"):
-            self.__dict__.pop(name, None)
+        self.targets = None
         self.tensors.clear()
         if self.device.type == "cpu":
             cpu_memory.release_freed_memory()
@@ -413,6 +406,22 @@ class _Run:
             gc.collect()
             with contextlib.suppress(RuntimeError):
                 torch.cuda.empty_cache()
+
+
+class _Clock:
+    """Elapsed time and the ETA of a run, counting work as pixels × steps per scale."""
+
+    def __init__(self, sizes: list[tuple[int, int]], shares: list[int]) -> None:
+        self.start = time.perf_counter()
+        self.pixels = [w * h for w, h in sizes]
+        self.total = sum(p * n for p, n in zip(self.pixels, shares))
+        self.done = 0.0
+
+    def tick(self, scale: int) -> tuple[float, float]:
+        """One step at `scale` (1-based) is done: (elapsed, eta) in seconds."""
+        self.done += self.pixels[scale - 1]
+        elapsed = time.perf_counter() - self.start
+        return elapsed, eta_seconds(elapsed, self.done, self.total)
 
 
 def _finite(value: float) -> float:

@@ -1,7 +1,8 @@
-"""The engine's error types.
+"""The engine's error types, all of them.
 
-Every failure a user can cause or fix (a bad setting, an unreadable image, missing weights) raises a
-subclass of `NSTError` whose message is one plain sentence, so front ends can show `str(error)` as is.
+Every failure a user can cause or fix (a bad setting, an unreadable image, missing weights, a size the
+device cannot hold) raises a subclass of `NSTError` whose message is one plain sentence with no path or
+traceback, so front ends can show `str(error)` as is.
 """
 
 
@@ -14,8 +15,21 @@ class SettingsError(NSTError, ValueError):
 
 
 class ImageError(NSTError, ValueError):
-    """An input is not an image we accept (wrong format, broken, too large)."""
+    """An input is not an image we accept (wrong format, broken, too large, too thin)."""
 
 
 class WeightsUnavailable(NSTError):
-    """The backbone's weights are missing and cannot be fetched."""
+    """The backbone's weights are missing, broken, or cannot be fetched."""
+
+
+class NotDownloaded(WeightsUnavailable):
+    """A named weight source is not in the cache and could not be fetched. The message names no path or
+    flag: each front end adds what its user can do instead (a CLI flag, another choice in a menu)."""
+
+
+class StyleUnavailable(NSTError):
+    """A gallery image cannot be used: it is not downloaded and cannot be fetched, or failed its checksum."""
+
+
+class OutOfMemory(NSTError):
+    """The device ran out of memory for this size."""

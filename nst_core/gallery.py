@@ -27,7 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import NSTError, SettingsError
+from .checksum import sha256_of
+from .errors import SettingsError, StyleUnavailable
 
 STYLES_DIR = Path(__file__).resolve().parent.parent / "styles"
 MANIFEST_PATH = STYLES_DIR / "manifest.json"
@@ -37,10 +38,6 @@ MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024  # the paintings are well under 1 MB; refu
 _CHUNK = 1 << 16
 
 Opener = Callable[..., Any]  # urlopen-like: opener(url, timeout=...) -> a readable context manager
-
-
-class StyleUnavailable(NSTError):
-    """A gallery image cannot be used: it is not downloaded and cannot be fetched, or failed its checksum."""
 
 
 def cache_dir() -> Path:
@@ -90,18 +87,10 @@ def _normalise(name: str) -> str:
     return re.sub(r"[\s\-_.]+", "_", name.strip().lower()).strip("_")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _is_valid(style: GalleryStyle, path: Path) -> bool:
     if not path.is_file():
         return False
-    return style.kind != "download" or _sha256(path) == style.sha256
+    return style.kind != "download" or sha256_of(path) == style.sha256
 
 
 def _parse_entry(raw: dict[str, Any], where: Path) -> GalleryStyle:

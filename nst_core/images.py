@@ -130,14 +130,26 @@ def _wide_to_l(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
 
 
+def fitted_size(size: tuple[int, int], longest: int, *, min_short: int = 1) -> tuple[int, int]:
+    """(width, height) with the aspect ratio of `size`, the longest side `longest`, and the short side at
+    least `min_short` (a very thin image grows along its long side instead of shrinking below it)."""
+    width, height = size
+    scale = longest / max(width, height)
+    if min(width, height) * scale < min_short:
+        scale = min_short / min(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_to(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """An antialiased (Lanczos) resize to exactly `size`; the image itself when it already has that size."""
+    if size == img.size:
+        return img
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
 def resize_longest(img: Image.Image, longest: int) -> Image.Image:
     """Resize so the longest side is `longest` pixels, keeping the aspect ratio (at least 1 px a side)."""
-    width, height = img.size
-    scale = longest / max(width, height)
-    new = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if new == img.size:
-        return img
-    return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return resize_to(img, fitted_size(img.size, longest))
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:

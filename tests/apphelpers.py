@@ -23,6 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
+from studio import controls
+from studio.limits import Limits
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 START_TIMEOUT = 90.0  # a cold first start after an install took 12 s here; leave room for a busy box
@@ -226,20 +229,15 @@ def wait_job(job, timeout: float) -> None:
 
 # --- the API's argument list, for raw calls ---------------------------------------------------------------
 
-API_NAMES = ["content", "style", "iterations", "size", "style_2", "style_3", "blend", "blend_2", "blend_3",
-             "style_weight_log10", "content_weight_log10", "tv_weight", "content_layer", "style_layers",
-             "layer_weights", "optimizer", "init", "seed", "preserve_color", "style_scale", "weights",
-             "preview_every", "show_layer_losses"]
+API_NAMES = controls.API_NAMES  # the order of /stylize's values, from the studio's one control spec
+CHEAP = {"iterations": 2, "size": 64, "content_layer": "relu2_1", "style_layers": ["relu1_1", "relu2_1"],
+         "preview_every": 1, "weights": "local: vgg16-caffe-features.pth"}
 
 
 def api_data(content: Any, style: Any, **values: Any) -> list:
-    """The /stylize data list: a tiny, cheap job (shallow layers, 64 px, 2 steps) unless `values` say otherwise."""
-    chosen = {"content": content, "style": style, "iterations": 2, "size": 64, "style_2": None, "style_3": None,
-              "blend": 1, "blend_2": 1, "blend_3": 1, "style_weight_log10": 1.0, "content_weight_log10": 0.0,
-              "tv_weight": 0.0, "content_layer": "relu2_1", "style_layers": ["relu1_1", "relu2_1"],
-              "layer_weights": "", "optimizer": "lbfgs", "init": "content", "seed": 0, "preserve_color": "none",
-              "style_scale": 1.0, "weights": "local: vgg16-caffe-features.pth", "preview_every": 1,
-              "show_layer_losses": False}
+    """The /stylize data list: the studio's defaults, made a tiny, cheap job (shallow layers, 64 px, 2 steps),
+    with `values` on top."""
+    chosen = {**controls.defaults(Limits()), **CHEAP, "content": content, "style": style}
     unknown = set(values) - set(chosen)
     if unknown:
         raise KeyError(f"not arguments of /stylize: {sorted(unknown)}")

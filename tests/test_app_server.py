@@ -196,17 +196,17 @@ def uploaded(app_server, photos):  # noqa: F811
 
 
 @pytest.mark.parametrize(("name", "literal", "expected"), [
-    ("iterations", "NaN", "iterations must be a finite number"),
-    ("size", "NaN", "size must be a finite number"),
-    ("style_weight_log10", "NaN", "style_weight_log10 must be a finite number"),
-    ("content_weight_log10", "NaN", "content_weight_log10 must be a finite number"),
+    ("iterations", "NaN", "Iterations must be a finite number"),
+    ("size", "NaN", "Output size (px) must be a finite number"),
+    ("style_weight_log10", "NaN", "Style weight (log10) must be a finite number"),
+    ("content_weight_log10", "NaN", "Content weight (log10) must be a finite number"),
     ("tv_weight", "NaN", "tv_weight must be a finite number"),
-    ("style_scale", "NaN", "style_scale must be a finite number"),
-    ("preview_every", "NaN", "preview_every must be a finite number"),
+    ("style_scale", "NaN", "Style scale must be a finite number"),
+    ("preview_every", "NaN", "Preview every N steps must be a finite number"),
     ("seed", "NaN", "seed must be a finite number"),
     ("tv_weight", "Infinity", "tv_weight must be a finite number"),
-    ("iterations", "Infinity", "greater than maximum value"),
-    ("size", "-Infinity", "less than minimum value"),
+    ("iterations", "Infinity", "Iterations must be a finite number"),
+    ("size", "-Infinity", "Output size (px) must be a finite number"),
     ("seed", "Infinity", "seed must be a finite number"),
     ("tv_weight", '"junk"', "tv_weight must be a number"),
     ("layer_weights", '"relu1_1=lots"', "The weight for relu1_1 must be a number"),
@@ -216,8 +216,8 @@ def uploaded(app_server, photos):  # noqa: F811
     ("style_layers", "[]", "style_layers must name at least one layer"),
     ("optimizer", '"sgd"', "not in the list of choices"),
     ("weights", '"/etc/passwd"', "not in the list of choices"),
-    ("iterations", "1001", "greater than maximum value 1000"),
-    ("iterations", "100000", "greater than maximum value 1000"),
+    ("iterations", "1001", "Iterations must be between 1 and 1000 here, not 1001."),
+    ("size", "5000", "Output size (px) must be between 64 and 1024 here, not 5000."),
 ])
 def test_bad_settings_get_a_clear_error_event(app_server, uploaded, name, literal, expected):  # noqa: F811
     started = time.monotonic()

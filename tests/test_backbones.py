@@ -5,7 +5,7 @@ import torch
 
 from nst_core import backbones
 from nst_core.backbones import CAFFE, TORCHVISION, VGGFeatures, arch_of_state, layer_names, load_backbone
-from nst_core.errors import SettingsError, WeightsUnavailable
+from nst_core.errors import NotDownloaded, SettingsError, WeightsUnavailable
 
 from .conftest import tiny_backbone
 
@@ -57,7 +57,7 @@ def test_local_file_round_trip_needs_a_declared_or_recognised_convention(tmp_pat
         load_backbone(str(path))
     model = load_backbone(str(path), convention="torchvision")
     assert model.arch == "vgg16" and model.convention is TORCHVISION
-    assert torch.equal(model.layers[0].weight, state["features.0.weight"])
+    assert torch.equal(model.features[0].weight, state["features.0.weight"])
     caffe_path = tmp_path / "vgg16-caffe-mine.pth"
     torch.save(state, caffe_path)
     assert load_backbone(str(caffe_path)).convention is CAFFE
@@ -74,17 +74,20 @@ def test_broken_weights_get_one_sentence(tmp_path):
         arch_of_state({"features.0.weight": torch.zeros(1)})
 
 
-def test_offline_download_says_what_to_do(monkeypatch, tmp_path):
+def test_offline_download_is_one_sentence_without_a_path_errno_or_flag(monkeypatch, tmp_path):
+    """It said where torch's cache was, the errno and a CLI flag, all shown to studio visitors as they were."""
     def offline(*args, **kwargs):
-        raise urllib.error.URLError("Name or service not known")
+        raise urllib.error.URLError(OSError(-3, f"Temporary failure in name resolution ({tmp_path})"))
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     load_backbone.cache_clear()
-    with pytest.raises(WeightsUnavailable) as info:
+    with pytest.raises(NotDownloaded) as info:
         load_backbone("vgg16-caffe")
-    message = str(info.value)
-    assert "could not be downloaded" in message and "NST_WEIGHTS" in message and "\n" not in message
     load_backbone.cache_clear()
+    message = str(info.value)
+    assert message == ("The vgg16-caffe weights are not downloaded yet and could not be fetched "
+                       "(no connection to the internet).")
 
 
 def test_download_goes_through_torch_hub_with_checksum(monkeypatch):
@@ -104,11 +107,21 @@ def test_download_goes_through_torch_hub_with_checksum(monkeypatch):
 
 def test_untrained_is_seeded():
     a, b = tiny_backbone(seed=1), tiny_backbone(seed=1)
-    assert torch.equal(a.layers[0].weight, b.layers[0].weight)
-    assert not torch.equal(a.layers[0].weight, tiny_backbone(seed=2).layers[0].weight)
+    assert torch.equal(a.features[0].weight, b.features[0].weight)
+    assert not torch.equal(a.features[0].weight, tiny_backbone(seed=2).features[0].weight)
 
 
 @pytest.mark.weights
 def test_shared_weights_are_recognised_as_caffe(real_weights):
     model = load_backbone(str(real_weights))
     assert model.arch == "vgg16" and model.convention is CAFFE
+
+
+def test_the_architecture_is_torchvisions_with_its_layer_indices():
+    from torchvision.models import vgg16, vgg19
+
+    for arch, build in (("vgg16", vgg16), ("vgg19", vgg19)):
+        ours = {k: v.shape for k, v in VGGFeatures(arch).state_dict().items()}
+        theirs = {k: v.shape for k, v in build(weights=None).state_dict().items() if k.startswith("features.")}
+        assert ours == theirs
+    assert VGGFeatures("vgg19").channels("relu3_1") == 256 and VGGFeatures("vgg16").channels("relu5_3") == 512

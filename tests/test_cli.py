@@ -68,7 +68,29 @@ def test_missing_weights_offline_is_one_sentence(photo, tmp_path):
                  env={"TORCH_HOME": str(tmp_path / "hub"), "HTTPS_PROXY": "http://127.0.0.1:9",
                       "https_proxy": "http://127.0.0.1:9"})
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "could not be downloaded" in result.stderr and "NST_WEIGHTS" in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: The vgg19 weights are not downloaded yet and could not be fetched (no connection to the internet). "
+        "Connect to the internet once, or point --weights (or NST_WEIGHTS) at a local VGG file."]
+
+
+def test_a_photo_too_thin_to_stylize_is_one_line(tmp_path):
+    """A 4096x2 PNG at --size 128 printed avg_pool2d's traceback and exited with 1."""
+    thin = tmp_path / "thin.png"
+    Image.new("RGB", (4096, 2), (200, 100, 50)).save(thin)
+    result = cli(str(thin), "stained_glass", "--size", "128", "--weights", "untrained", "-o", str(tmp_path / "o.png"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("error: The photo is 4096×2 pixels, too thin to stylize")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_panorama_is_stylized(tmp_path):
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (6000, 300), (90, 140, 200)).save(wide)
+    out = tmp_path / "o.png"
+    result = cli(str(wide), "stained_glass", "--size", "256", "--iterations", "2", "--weights", "untrained",
+                 "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (320, 16)
 
 
 @pytest.mark.weights

@@ -10,8 +10,8 @@ from PIL import Image
 from nst_core import Settings, stylize, stylize_iter
 from nst_core.backbones import CAFFE, VGGFeatures
 from nst_core.color import rgb_to_yiq
-from nst_core.engine import OutOfMemory, _Run, scale_sizes, split_iterations
-from nst_core.errors import SettingsError
+from nst_core.engine import _Clock, _Run, eta_seconds, plan_scales, split_iterations
+from nst_core.errors import ImageError, OutOfMemory, SettingsError
 from nst_core.images import to_tensor
 
 from .conftest import tiny_backbone
@@ -111,7 +111,7 @@ def test_nan_rolls_back_to_the_last_good_image_and_recovers(content_img, style_i
 
 def test_a_frozen_loss_restarts_from_the_best_image(content_img, style_img):
     dead = tiny_backbone()
-    for layer in dead.layers:
+    for layer in dead.features:
         if isinstance(layer, torch.nn.Conv2d):
             layer.weight.data.zero_()  # every feature is constant: the loss cannot move
     events = run(content_img, style_img, dead, iterations=10)
@@ -139,11 +139,65 @@ def test_out_of_memory_is_one_sentence_and_the_next_run_works(monkeypatch, conte
 
 
 def test_coarse_to_fine_grows_the_image():
-    assert scale_sizes(512, True, 300) == [128, 256, 512]
-    assert scale_sizes(512, False, 300) == [512]
-    assert scale_sizes(200, True, 300) == [200]
-    assert scale_sizes(1024, True, 2) == [512, 1024]
+    def longest(size, **values):
+        return [max(wh) for wh in plan_scales((400, 300), Settings(size=size, **values))]
+
+    assert longest(512, iterations=300) == [128, 256, 512]
+    assert longest(512, coarse_to_fine=False) == [512]
+    assert longest(200, iterations=300) == [200]
+    assert longest(1024, iterations=2) == [512, 1024]
     assert split_iterations(100, 3) == [57, 28, 15] and split_iterations(100, 1) == [100]
+
+
+def test_a_thin_photo_is_never_shrunk_below_what_the_deepest_layer_sees():
+    # 6000x300 at 256 px would be 256x13 (and 128x6 at the coarse scale): relu5_1's pooling failed on it.
+    assert plan_scales((6000, 300), Settings(size=256)) == [(320, 16)]
+    assert plan_scales((6000, 300), Settings(size=512)) == [(512, 26)]  # no coarse scale under 16 px
+    assert plan_scales((6000, 300), Settings(size=1024)) == [(512, 26), (1024, 51)]
+    # Shallower layers need less room: relu3_x sees 4 px.
+    shallow = Settings(size=256, content_layer="relu3_1", style_layers=("relu1_1", "relu3_1"))
+    assert plan_scales((6000, 300), shallow) == [(128, 6), (256, 13)]
+
+
+def test_a_panorama_is_stylized_at_every_scale(style_img, tiny):
+    panorama = Image.new("RGB", (6000, 300), (90, 140, 200))
+    events = list(stylize_iter(panorama, style_img, Settings(size=256, iterations=3, device="cpu"), backbone=tiny))
+    assert events[-1].done and events[-1].preview.size == (320, 16) and events[-1].output_size == (320, 16)
+
+
+def test_a_photo_too_thin_for_any_size_gets_one_sentence(style_img, tiny):
+    with pytest.raises(ImageError) as caught:
+        list(stylize_iter(Image.new("RGB", (4096, 2)), style_img, Settings(size=128, device="cpu"), backbone=tiny))
+    message = str(caught.value)
+    assert "4096×2" in message and "too thin" in message and "16 px" in message and "\n" not in message
+
+
+def test_a_painting_too_thin_to_use_gets_one_sentence(content_img, tiny):
+    with pytest.raises(ImageError, match="The painting is 5000×1 pixels, too thin"):
+        list(stylize_iter(content_img, Image.new("RGB", (5000, 1)), Settings(size=64, device="cpu"), backbone=tiny))
+    # A merely thin painting is used, enlarged along its length.
+    assert stylize(content_img, Image.new("RGB", (600, 20)), Settings(**FAST), backbone=tiny).size == (48, 36)
+
+
+def test_the_eta_counts_a_coarse_step_as_a_quarter_of_a_fine_one(monkeypatch):
+    """Before, the ETA was steps left / steps per second: at the end of the coarse scale of a 256 px run it
+    said 2 s where 8 s were left (the fine steps cost four times as much)."""
+    now = iter(range(100))
+    monkeypatch.setattr("nst_core.engine.time.perf_counter", lambda: float(next(now)))
+    clock = _Clock([(128, 96), (256, 192)], [4, 2])  # reads 0 s
+    readings = [clock.tick(1) for _ in range(4)]  # 1 s per coarse step
+    assert readings[-1] == (4.0, pytest.approx(8.0))
+    assert clock.tick(2) == (5.0, pytest.approx(5 / 8 * 4))
+    assert eta_seconds(0.0, 0.0, 10.0) == 0.0
+
+
+def test_events_carry_rate_eta_and_the_final_recipe(content_img, style_img, tiny):
+    events = run(content_img, style_img, tiny, iterations=4)
+    assert all(e.rate > 0 and e.eta >= 0 and e.recipe is None for e in events[:-1])
+    final = events[-1]
+    assert final.eta == 0 and final.recipe["settings"]["iterations"] == 4
+    assert final.recipe["output_size"] == list(final.preview.size) == [48, 36]
+    assert final.recipe["content_size"] == [80, 60] and final.recipe["style_sizes"] == [[64, 64]]
 
 
 def test_coarse_to_fine_events(content_img, style_img, tiny):
@@ -192,7 +246,7 @@ def rescaled_copy(model: VGGFeatures, factor: float) -> VGGFeatures:
     """Every layer's features multiplied by `factor` (conv l: weights x factor, biases x factor**l)."""
     scaled = copy.deepcopy(model)
     depth = 0
-    for layer in scaled.layers:
+    for layer in scaled.features:
         if isinstance(layer, torch.nn.Conv2d):
             depth += 1
             layer.weight.data *= factor
@@ -204,13 +258,13 @@ def caffe_copy(model: VGGFeatures) -> VGGFeatures:
     """The same network re-expressed for Caffe input (BGR, 0..255, mean subtracted)."""
     copy_ = VGGFeatures(model.arch, convention=CAFFE, pooling=model.pooling, width=1 / 16)
     copy_.load_state_dict(model.state_dict())
-    conv = copy_.layers[0]
+    conv = copy_.features[0]
     tv_mean, tv_std = torch.tensor(model.convention.mean), torch.tensor(model.convention.std)
     caffe_mean = torch.tensor(CAFFE.mean)
-    w = model.layers[0].weight.data  # (out, RGB, 3, 3)
+    w = model.features[0].weight.data  # (out, RGB, 3, 3)
     conv.weight.data = (w / (255 * tv_std).view(1, 3, 1, 1))[:, [2, 1, 0]]
     shift = ((caffe_mean / 255 - tv_mean) / tv_std).view(1, 3, 1, 1)
-    conv.bias.data = model.layers[0].bias.data + (w * shift).sum(dim=(1, 2, 3))
+    conv.bias.data = model.features[0].bias.data + (w * shift).sum(dim=(1, 2, 3))
     return copy_
 
 

@@ -6,10 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from nst_core import config, losses
 from nst_core.config import Settings
-from nst_core.engine import _Run
+from nst_core.engine import _Run, stylize_iter
+from nst_core.errors import SettingsError
+from nst_core.features import gram
 from nst_core.images import resize_longest, to_tensor
-from nst_core.losses import blend_grams, content_loss, gram, style_loss, total_variation
+from nst_core.losses import GramLoss, content_loss, total_variation
 
 from .conftest import tiny_backbone
 
@@ -37,17 +40,24 @@ def test_content_and_style_loss_by_hand():
     out = torch.tensor([2.0, 2.0, 3.0, 2.0]).view(1, 1, 2, 2)
     # squared errors 1, 0, 0, 4 -> mean 1.25; target energy mean (1 + 4 + 9 + 16) / 4 = 7.5
     assert content_loss(out, target).item() == pytest.approx(1.25 / 7.5, rel=1e-6)
-    g, a = torch.tensor([[[1.0, 2.0], [2.0, 5.0]]]), torch.tensor([[[2.0, 2.0], [2.0, 3.0]]])
-    assert style_loss(g, a).item() == pytest.approx((1 + 4) / (4 + 4 + 4 + 9), rel=1e-6)
     assert content_loss(target, target).item() == 0.0
+    # Two channels, two positions; gram() divides by C*H*W = 4.
+    image = torch.tensor([[2.0, 0.0], [2.0, 2.0]]).view(1, 2, 1, 2)  # Gram [[1, 1], [1, 2]]
+    painting = torch.tensor([[2.0, 0.0], [0.0, 2.0]]).view(1, 2, 1, 2)  # Gram [[1, 0], [0, 1]]
+    assert torch.allclose(gram(image)[0], torch.tensor([[1.0, 1.0], [1.0, 2.0]]))
+    target = GramLoss().target([painting], [1.0])
+    assert torch.allclose(target[0], torch.eye(2))
+    # squared Gram errors 0, 1, 1, 1 over the target's energy 1 + 1
+    assert GramLoss()(image, target).item() == pytest.approx(3 / 2, rel=1e-6)
 
 
 def test_total_variation_and_blend_by_hand():
     image = torch.tensor([[0.0, 1.0], [1.0, 1.0]]).view(1, 1, 2, 2)
     # horizontal diffs 1, 0 -> mean 0.5; vertical diffs 1, 0 -> mean 0.5
     assert total_variation(image).item() == pytest.approx(1.0)
-    blended = blend_grams([torch.ones(1, 2, 2), torch.zeros(1, 2, 2)], [3.0, 1.0])
-    assert torch.allclose(blended, torch.full((1, 2, 2), 0.75))
+    ones, zeros = torch.ones(1, 2, 1, 1), torch.zeros(1, 2, 1, 1)  # Grams of all 1/2 and of 0
+    blended = GramLoss().target([ones, zeros], [3.0, 1.0])
+    assert torch.allclose(blended, torch.full((1, 2, 2), 0.375))
 
 
 def textbook_features(model, image: torch.Tensor, names: list[str]) -> dict[str, np.ndarray]:
@@ -55,7 +65,7 @@ def textbook_features(model, image: torch.Tensor, names: list[str]) -> dict[str,
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     x = (image - mean) / std
-    convs = [m for m in model.layers if isinstance(m, torch.nn.Conv2d)]
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
     blocks = [2, 2, 4, 4, 4]
     out, k = {}, 0
     for b, n in enumerate(blocks, start=1):
@@ -79,7 +89,7 @@ def test_objective_matches_a_textbook_implementation(content_img, style_img):
                         style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
                         style_layer_weights=(1.0, 2.0, 3.0, 4.0), coarse_to_fine=False, device="cpu")
     run = _Run(settings, model, torch.device("cpu"), content_img, [style_img], [1.0])
-    content, _ = run.prepare_scale(64)
+    content = run.prepare_scale((64, 48)).content
     image = torch.rand(content.shape, generator=torch.Generator().manual_seed(3))
     ours = run.objective(image).tolist()
 
@@ -96,3 +106,28 @@ def test_objective_matches_a_textbook_implementation(content_img, style_img):
     expected = [expected_content + sum(per_layer) + 5.0 * tv, expected_content, sum(per_layer), 5.0 * tv,
                 *per_layer]
     assert ours == pytest.approx(expected, rel=2e-4)
+
+
+class MeanLoss(losses.StyleLoss):
+    """A toy style loss: match each feature map's mean, nothing else."""
+
+    name = "mean"
+    calls = 0
+
+    def target(self, features, weights):
+        return sum(f.float().mean(dim=(2, 3)) * w for f, w in zip(features, weights)) / sum(weights)
+
+    def __call__(self, features, target):
+        MeanLoss.calls += 1
+        return (features.float().mean(dim=(2, 3)) - target).pow(2).sum() / (target.pow(2).sum() + 1e-8)
+
+
+def test_a_new_style_loss_is_one_class_and_one_setting(monkeypatch, content_img, style_img):
+    with pytest.raises(SettingsError, match="style_loss must be one of gram"):
+        Settings(style_loss="mean")
+    monkeypatch.setitem(losses.STYLE_LOSSES, "mean", MeanLoss)  # the loss module
+    monkeypatch.setattr(config, "STYLE_LOSSES", (*config.STYLE_LOSSES, "mean"))  # and Settings' choices
+    settings = Settings(style_loss="mean", size=48, iterations=4, coarse_to_fine=False, device="cpu")
+    events = list(stylize_iter(content_img, style_img, settings, backbone=tiny_backbone()))
+    assert MeanLoss.calls >= 4 * len(settings.style_layers) and events[-1].done
+    assert events[-1].recipe["settings"]["style_loss"] == "mean"

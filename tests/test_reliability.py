@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from nst_core.images import read_recipe
+from studio.components import StreamedImage
 
 from .apphelpers import (  # noqa: F401  (app_server is a fixture)
     AppServer,
@@ -268,16 +269,16 @@ def inprocess_app(tmp_path_factory, real_weights, shared_images):
     saved_env = {key: os.environ.get(key) for key in env}
     threads = torch.get_num_threads()
     os.environ.update(env)
-    studio = None
+    app = None
     try:
-        studio = importlib.import_module("app")
+        app = importlib.import_module("app")
         port = free_port()
-        studio.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+        app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
                            show_error=False, max_file_size="30mb")
-        yield studio, f"http://127.0.0.1:{port}"
+        yield app, f"http://127.0.0.1:{port}"
     finally:
-        if studio is not None:
-            studio.demo.close()
+        if app is not None:
+            app.demo.close()
         torch.set_num_threads(threads)  # in case NST_TORCH_THREADS made importing app change it
         for key, value in saved_env.items():
             if value is None:
@@ -289,7 +290,7 @@ def inprocess_app(tmp_path_factory, real_weights, shared_images):
 def test_out_of_memory_gives_a_clean_error_and_the_next_job_runs(inprocess_app, files, tmp_path, monkeypatch):
     import nst_core.engine
 
-    studio, url = inprocess_app
+    app, url = inprocess_app
     raised = []
 
     def exhausted(self, image):
@@ -308,7 +309,7 @@ def test_out_of_memory_gives_a_clean_error_and_the_next_job_runs(inprocess_app, 
     assert "CUDA out of memory" not in message and "GiB" not in message, message
     assert "\n" not in message and len(re.findall(r"[.!?](\s|$)", message)) == 1, message
     assert_no_leak(message)
-    assert not studio.BOARD.running and not studio.BOARD.waiting and not studio.BOARD.sessions
+    assert not app.demo.board.running and not app.demo.board.waiting and not app.demo.board.sessions
 
     # The next job, from the same session and from a new one, runs normally.
     again = small_job(client, files)
@@ -323,30 +324,32 @@ def test_out_of_memory_gives_a_clean_error_and_the_next_job_runs(inprocess_app, 
 def test_every_file_a_job_leaves_in_the_cache_is_removed_by_age(inprocess_app, files, tmp_path):
     """Gradio's delete_cache removes only files it tracks, and it does not track outputs of sessions that got a
     gr.skip(); what a job leaves must be tracked or in the folders the app ages out itself."""
-    studio, url = inprocess_app
+    app, url = inprocess_app
     job = small_job(Client(url, verbose=False, download_files=str(tmp_path / "c")), files, iterations=3,
                     style_weight_log10=3.3)
     wait_job(job, 30)
     assert "Done" in job.result()[1]
     cache = Path(os.environ["GRADIO_TEMP_DIR"])
-    tracked = set().union(*studio.demo.temp_file_sets)
-    kept = set().union(*(getattr(block, "keep_in_cache", set()) for block in studio.demo.blocks.values()))
+    tracked = set().union(*app.demo.temp_file_sets)
+    kept = set().union(*(getattr(block, "keep_in_cache", set()) for block in app.demo.blocks.values()))
     present = {str(path) for path in cache.rglob("*") if path.is_file()}
+    served = app.demo.files
     aged_by_app = {path for path in present
-                   if Path(path).is_relative_to(studio.OUTPUT_DIR) or Path(path).is_relative_to(studio.FRAME_DIR)}
+                   if Path(path).is_relative_to(served.outputs) or Path(path).is_relative_to(served.frames)}
     untracked = sorted(present - tracked - kept - aged_by_app)
     report(f"Gradio cache: {len(present)} files: {len(present & tracked)} tracked by delete_cache, "
            f"{len(present & kept)} kept (gallery), {len(aged_by_app)} aged out by the app")
     assert not untracked, f"files nothing will ever remove: {untracked[:5]}"
-    assert any(Path(path).is_relative_to(studio.FRAME_DIR) for path in aged_by_app), "no streamed frame found"
-    assert any(Path(path).is_relative_to(studio.OUTPUT_DIR) for path in aged_by_app), "no download PNG found"
+    assert any(Path(path).is_relative_to(app.demo.files.frames) for path in aged_by_app), "no streamed frame found"
+    assert any(Path(path).is_relative_to(app.demo.files.outputs) for path in aged_by_app), "no download PNG found"
 
 
 def test_a_repeated_frame_is_never_rewritten_while_served(inprocess_app):
     """Byte-identical frames (same photo, painting and settings in two sessions) share one cache file; it is
     written once, atomically, so a download of it is never cut short by another session's rewrite."""
-    studio, _ = inprocess_app
-    component = studio.StreamedImage(format="webp")
+    app, _ = inprocess_app
+    component = StreamedImage(format="webp")
+    component.served = app.demo.files
     image = Image.effect_noise((256, 192), 40).convert("RGB")  # stock gr.Image gave ~600 short reads of 25000
     first = component.postprocess(image).path
     size, inode = os.stat(first).st_size, os.stat(first).st_ino

@@ -1,0 +1,64 @@
+"""Content and style targets at one scale: what the optimised image is pulled towards.
+
+Colour preservation happens here (Gatys et al. 2016): in luminance mode the photo and the paintings are
+reduced to their brightness before their features are taken; in histogram mode the paintings are recoloured
+to the photo's palette first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+
+from . import color
+from .config import Settings
+from .features import FeatureExtractor
+from .images import fitted_size, resize_to, to_tensor
+from .losses import StyleLoss
+
+MIN_STYLE_SIZE = 32  # a painting is never shrunk below this, whatever the style scale
+
+
+@dataclass
+class Targets:
+    """One scale's targets, on the run's device. Images are (1, 3, H, W) in [0, 1]."""
+
+    content: torch.Tensor  # the photo as optimised (its brightness alone in luminance mode)
+    content_rgb: torch.Tensor  # the photo in colour, to recombine with a luminance result for display
+    content_features: torch.Tensor  # at the content layer
+    style: dict[str, Any]  # per style layer: the style loss's summary of the paintings
+    styles: list[torch.Tensor]  # the paintings as used (resized, recoloured): the colours of init="style"
+
+
+def style_size(painting: tuple[int, int], longest: int, settings: Settings) -> tuple[int, int]:
+    """The size a painting is used at for an output whose longest side is `longest`."""
+    side = max(MIN_STYLE_SIZE, round(longest * settings.style_scale))
+    return fitted_size(painting, side, min_short=settings.deepest_layer_side())
+
+
+def prepare_targets(content: Image.Image, styles: list[Image.Image], blend: list[float], size: tuple[int, int],
+                    settings: Settings, extractor: FeatureExtractor, style_loss: StyleLoss) -> Targets:
+    """Targets for an output of `size` (width, height)."""
+    device = extractor.device
+    photo = to_tensor(resize_to(content, size)).to(device)
+    paintings = [to_tensor(resize_to(img, style_size(img.size, max(size), settings))).to(device) for img in styles]
+    if settings.preserve_color == "luminance":
+        paintings = [color.match_luminance(p, photo) for p in paintings]
+        optimised = color.luminance(photo)
+    else:
+        if settings.preserve_color == "histogram":
+            paintings = [color.match_color(p, photo) for p in paintings]
+        optimised = photo
+    with torch.no_grad():
+        content_features = extractor(optimised, [settings.content_layer])[settings.content_layer].detach()
+        per_layer: dict[str, list[torch.Tensor]] = {name: [] for name in settings.style_layers}
+        for painting in paintings:
+            found = extractor(painting, settings.style_layers)
+            for name in settings.style_layers:
+                per_layer[name].append(found[name])
+            del found
+        style = {name: style_loss.target(features, blend) for name, features in per_layer.items()}
+    return Targets(optimised, photo, content_features, style, paintings)

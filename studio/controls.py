@@ -1,0 +1,254 @@
+"""The Stylize tab's controls: ONE ordered spec from which everything else about them is derived.
+
+From `CONTROLS` come the tab's input components (with their hints), the `/stylize` API's parameter names,
+order and defaults, the conversion of their values into `Settings`, and the restoring of those values from
+a recipe PNG. Ranges, defaults and help texts come from `nst_core.config.Settings`; this module only says how
+each setting is shown (a log10 slider for a weight, a dropdown for a layer) and what this server allows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from nst_core import NSTError, Settings
+from nst_core.backbones import SOURCES
+from nst_core.config import field_info
+
+from .components import NumberSlider, PaintingImage, UploadedImage
+from .limits import Limits
+
+DEFAULTS = Settings()
+IMAGE_HEIGHTS = {"paintings": 200, "blend": 140}
+
+
+@dataclass(frozen=True)
+class Control:
+    """One input of the Stylize tab and one parameter of /stylize, in the API's order."""
+
+    name: str  # the API parameter
+    label: str
+    kind: str  # image, slider, log_slider, number, dropdown, radio, checkboxes, checkbox, text
+    setting: str | None = None  # the Settings field it sets directly, if any
+    low: float | None = None
+    high: float | str | None = None  # a number, or the Limits field that bounds it on this server
+    step: float | None = None
+    group: str = "knobs"  # where the tab puts it: photo, paintings, blend, knobs, layers, advanced, chart
+    default: Any = None  # in the control's own units; None: from Settings
+    elem_id: str | None = None
+
+    def limit(self, limits: Limits) -> float | None:
+        return getattr(limits, self.high) if isinstance(self.high, str) else self.high
+
+    def initial(self, limits: Limits) -> Any:
+        """The value the control starts at, in its own units."""
+        if self.default is not None or self.setting is None:
+            return self.default
+        if self.name == "weights":
+            return weights_choices()[0]
+        value = from_setting(self, getattr(DEFAULTS, self.setting))
+        top = self.limit(limits)
+        return min(value, top) if top is not None and self.kind == "slider" else value
+
+    def hint(self) -> str | None:
+        if self.setting is None:
+            return None
+        info = field_info(self.setting)
+        text = info["help"]
+        if info["useful"] is not None:
+            low, high = info["useful"]
+            if self.kind == "log_slider":
+                text += (f" Useful range {math.log10(low):g} to {math.log10(high):g} on this log10 scale "
+                         f"(a weight of {low:g} to {high:g}).")
+            else:
+                text += f" Useful range {low:g} to {high:g}."
+        return text
+
+    def component(self, limits: Limits) -> gr.components.Component:
+        value, common = self.initial(limits), {"label": self.label, "info": self.hint(), "elem_id": self.elem_id}
+        if self.kind == "image":
+            if self.group == "photo":
+                return UploadedImage(type="filepath", label=self.label, elem_id=self.elem_id, height=260,
+                                     sources=["upload", "webcam", "clipboard"])
+            return PaintingImage(type="filepath", label=self.label, elem_id=self.elem_id,
+                                 height=IMAGE_HEIGHTS[self.group], sources=["upload", "clipboard"])
+        if self.kind in ("slider", "log_slider"):
+            return NumberSlider(self.low, self.limit(limits), value=value, step=self.step, **common)
+        if self.kind == "number":
+            # No precision: Gradio would round NaN/Inf into an unexplained error; Settings checks it with a sentence.
+            return gr.Number(value=value, **common)
+        if self.kind == "checkbox":
+            return gr.Checkbox(value=bool(value), **common)
+        if self.kind == "text":
+            return gr.Textbox(value or "", placeholder="relu1_1=2, relu5_1=0.5", **common)
+        choices = self.choices()
+        if self.kind == "checkboxes":
+            return gr.CheckboxGroup(choices, value=list(value), **common)
+        if self.kind == "radio":
+            return gr.Radio(choices, value=value, **common)
+        return gr.Dropdown(choices, value=value, **common)
+
+    def choices(self) -> list[str]:
+        if self.name == "weights":
+            return weights_choices()
+        return list(field_info(self.setting)["choices"])
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control("content", "Your photo", "image", group="photo", elem_id="content"),
+    Control("style", "Painting (pick below or upload)", "image", group="paintings", elem_id="style"),
+    Control("iterations", "Iterations", "slider", "iterations", 1, "max_iterations", 1),
+    Control("size", "Output size (px)", "slider", "size", 64, "max_size", 16),
+    Control("style_2", "Second painting", "image", group="blend"),
+    Control("style_3", "Third painting", "image", group="blend"),
+    Control("blend", "Weight of the first painting", "slider", None, 0, 10, 0.1, "blend", 1.0),
+    Control("blend_2", "Weight of the second", "slider", None, 0, 10, 0.1, "blend", 1.0),
+    Control("blend_3", "Weight of the third", "slider", None, 0, 10, 0.1, "blend", 1.0),
+    Control("style_weight_log10", "Style weight (log10)", "log_slider", "style_weight", 0, 4, 0.1),
+    Control("content_weight_log10", "Content weight (log10)", "log_slider", "content_weight", -2, 2, 0.1),
+    Control("tv_weight", "Total-variation weight", "number", "tv_weight", group="advanced"),
+    Control("content_layer", "Content layer", "dropdown", "content_layer", group="layers"),
+    Control("style_layers", "Style layers", "checkboxes", "style_layers", group="layers"),
+    Control("layer_weights", "Per-layer style weights", "text", "style_layer_weights", group="advanced"),
+    Control("optimizer", "Optimiser", "radio", "optimizer", group="advanced"),
+    Control("init", "Start from", "radio", "init", group="advanced"),
+    Control("seed", "Seed", "number", "seed", group="advanced"),
+    Control("preserve_color", "Keep the photo's colours", "radio", "preserve_color", group="layers"),
+    Control("style_scale", "Style scale", "slider", "style_scale", 0.25, 2.0, 0.05, "layers"),
+    Control("weights", "Network weights", "dropdown", "weights", group="advanced"),
+    Control("preview_every", "Preview every N steps", "slider", "preview_every", 1, 100, 1, "advanced"),
+    Control("show_layer_losses", "Show each style layer's loss", "checkbox", group="chart", default=False),
+    Control("style_loss", "Style loss", "radio", "style_loss", group="advanced"),
+)
+BY_NAME = {c.name: c for c in CONTROLS}
+API_NAMES = [c.name for c in CONTROLS]
+# What a recipe can set again: every control that is a setting, in API order.
+RESTORABLE = [c for c in CONTROLS if c.setting is not None]
+
+
+# --- the weights menu: source names and the server's own file, never an arbitrary path --------------------
+
+def weights_choices() -> list[str]:
+    local = os.environ.get("NST_WEIGHTS")
+    return ([f"local: {Path(local).name}"] if local else []) + list(SOURCES)
+
+
+def weights_from_choice(choice: Any) -> str:
+    if choice in SOURCES:
+        return choice
+    local = os.environ.get("NST_WEIGHTS")
+    if local and choice == f"local: {Path(local).name}":
+        return local
+    raise NSTError(f"Network weights must be one of {', '.join(weights_choices())}.")
+
+
+def choice_from_weights_label(label: str) -> str | None:
+    """A recipe's weights label (a source name or file:NAME) -> this server's menu entry, if it has one."""
+    if label in SOURCES:
+        return label
+    wanted = f"local: {label.removeprefix('file:')}"
+    return wanted if wanted in weights_choices() else None
+
+
+# --- values <-> settings ------------------------------------------------------------------------------------
+
+def parse_layer_weights(text: Any, layers: list[str]) -> tuple[float, ...] | None:
+    """'relu1_1=2, relu4_1=0.5' -> one weight per chosen layer (1 where not given); '' -> None."""
+    text = (text or "").strip() if isinstance(text, str) else text
+    if not text:
+        return None
+    weights = dict.fromkeys(layers, 1.0)
+    for part in str(text).replace(";", ",").split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in weights:
+            raise NSTError(f"Per-layer weights look like 'relu1_1=2, relu4_1=0.5' and name chosen style layers; "
+                           f"{part.strip()!r} does not.")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise NSTError(f"The weight for {name} must be a number, not {value.strip()!r}.") from None
+    return tuple(weights.values())
+
+
+def format_layer_weights(weights: tuple[float, ...] | None, layers: tuple[str, ...]) -> str:
+    return "" if weights is None else ", ".join(f"{n}={w:g}" for n, w in zip(layers, weights))
+
+
+def from_log(value: Any, control: Control) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise NSTError(f"{control.label} must be a finite number, not {value!r}.")
+    return 10.0 ** float(value)
+
+
+def from_setting(control: Control, value: Any) -> Any:
+    """A setting's value in the control's units."""
+    if control.kind == "log_slider":
+        return round(math.log10(value), 3) if value > 0 else control.low
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+# How a control's value becomes its setting, where it is more than the value itself.
+TO_SETTING: dict[str, Callable[[Any, Control], Any]] = {
+    "log_slider": from_log,
+    "checkboxes": lambda value, _: tuple(value or ()),
+}
+
+
+def settings_from(values: dict[str, Any], limits: Limits) -> Settings:
+    """The values of CONTROLS (by name) -> validated Settings, with this server's limits applied."""
+    given: dict[str, Any] = {}
+    for control in RESTORABLE:
+        value = values[control.name]
+        if control.name in ("layer_weights", "weights"):
+            continue
+        top = control.limit(limits)
+        if top is not None and isinstance(value, (int, float)) and math.isfinite(value) and value > top:
+            raise NSTError(f"{control.label} is limited to {top:g} on this server.")
+        given[control.setting] = TO_SETTING.get(control.kind, lambda v, _: v)(value, control)
+    given["style_layer_weights"] = parse_layer_weights(values["layer_weights"], list(given["style_layers"]))
+    given["weights"] = weights_from_choice(values["weights"])
+    blends = [values[b] for s, b in (("style", "blend"), ("style_2", "blend_2"), ("style_3", "blend_3"))
+              if values[s] is not None]
+    given["style_blend"] = tuple(blends) if len(blends) > 1 else None
+    return Settings(**given, max_seconds=limits.job_seconds)
+
+
+def restored_values(settings: Settings, weights_label: str) -> list[Any]:
+    """Settings from a recipe -> a value (or gr.skip()) for each RESTORABLE control, in order."""
+    values = []
+    for control in RESTORABLE:
+        value = getattr(settings, control.setting)
+        if control.name == "layer_weights":
+            values.append(format_layer_weights(value, settings.style_layers))
+        elif control.name == "weights":
+            choice = choice_from_weights_label(weights_label)
+            values.append(choice if choice is not None else gr.skip())
+        else:
+            values.append(from_setting(control, value))
+    return values
+
+
+def defaults(limits: Limits) -> dict[str, Any]:
+    """Every control's starting value, by name (the API's defaults too)."""
+    return {c.name: c.initial(limits) for c in CONTROLS}
+
+
+def api_signature(limits: Limits) -> inspect.Signature:
+    """The /stylize signature: the controls in order, each with its default, then Gradio's request."""
+    start = defaults(limits)
+    params = [inspect.Parameter(c.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                default=inspect.Parameter.empty if c.name in ("content", "style") else start[c.name])
+              for c in CONTROLS]
+    params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                    annotation=gr.Request))
+    return inspect.Signature(params)
