@@ -164,11 +164,6 @@ def field_info(name: str) -> dict[str, Any]:
     return info
 
 
-def default_of(name: str) -> Any:
-    """The default value of one setting."""
-    return getattr(Settings(), name)
-
-
 def _check(f: dataclasses.Field, value: Any) -> Any:
     """Return `value` in its field's type, or raise SettingsError naming what is allowed."""
     meta, name = f.metadata, f.name

@@ -117,6 +117,8 @@ def start_server(base: Path, weights: Path, extra_env: dict[str, str] | None = N
         "NST_COMPUTE_SLOTS": "1",
         "PYTHONUNBUFFERED": "1",
         "NO_PROXY": "127.0.0.1,localhost",
+        # Offline, as a Space that cannot reach download.pytorch.org: a closed loopback proxy, an empty hub cache.
+        "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "TORCH_HOME": str(base / "hub"),
     })
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)
@@ -288,7 +290,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @contextlib.contextmanager
-def studio_page(server_url: str, profile: Path) -> Iterator[Any]:
+def studio_page(server_url: str, profile: Path, viewport: tuple[int, int] = (1280, 1000), *,
+                phone: bool = False) -> Iterator[Any]:
     """The studio open in Debian's chromium (never `playwright install`); skips if either is missing."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
@@ -297,7 +300,7 @@ def studio_page(server_url: str, profile: Path) -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=executable, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1280, "height": 1000})
+            viewport={"width": viewport[0], "height": viewport[1]}, is_mobile=phone, has_touch=phone)
         try:
             context.set_default_timeout(30_000)
             page = context.new_page()

@@ -1,7 +1,8 @@
-"""The studio in a real browser: Debian's chromium driven by playwright against `python app.py` on 127.0.0.1.
+"""The studio in a real browser: Debian's chromium driven by playwright against `python app.py` on 127.0.0.1,
+at a laptop's, a phone's and a projector's screen size.
 
 Never runs `playwright install`: it uses /usr/bin/chromium and skips when that or playwright is missing.
-Leaves a screenshot in test-artifacts/studio.png.
+Leaves screenshots in test-artifacts/ (studio.png, laptop.png, phone.png, projector.png).
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import httpx
 import pytest
 
 from nst_core.images import read_recipe
+from studio.tabs.stylize import gallery_items
 
 from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT = ROOT / "test-artifacts" / "studio.png"
+ARTIFACTS = ROOT / "test-artifacts"
+LAPTOP, PHONE, PROJECTOR = (1366, 768), (390, 844), (1920, 1080)
+
 
 @pytest.fixture
 def page(app_server, tmp_path):  # noqa: F811
@@ -25,15 +29,32 @@ def page(app_server, tmp_path):  # noqa: F811
         yield page
 
 
-def test_run_preview_chart_stop_download(page, app_server, shared_images):  # noqa: F811
+def add_photo_and_painting(page, shared_images, painting: int = 0) -> None:
     page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
     page.wait_for_selector("#content img", state="visible", timeout=30_000)
-
     thumbnails = page.locator("#gallery button.thumbnail-item")
     assert thumbnails.count() >= 1, "the style gallery shows no thumbnails"
-    thumbnails.first.click()
+    thumbnails.nth(painting).click()
     page.wait_for_selector("#style img", state="visible", timeout=30_000)
 
+
+def wait_for_status(page, text: str, timeout: float = 60) -> None:
+    page.wait_for_function(f"() => (document.querySelector('#status')?.innerText || '').includes({text!r})",
+                           timeout=timeout * 1000)
+
+
+def legend(page) -> list[str]:
+    return page.locator("#chart .role-legend-label text").evaluate_all("els => els.map(e => e.textContent)")
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+def test_run_preview_chart_stop_download(page, app_server, shared_images):  # noqa: F811
+    add_photo_and_painting(page, shared_images)
     set_slider(page, "Output size (px)", 64)
     set_slider(page, "Iterations", 300)
     assert page.get_by_label("number input for Iterations").input_value() == "300"
@@ -42,28 +63,19 @@ def test_run_preview_chart_stop_download(page, app_server, shared_images):  # no
     page.wait_for_selector("#run[disabled]", timeout=10_000)  # Run is off while a job runs
     page.wait_for_selector("#result img", state="visible", timeout=60_000)
     assert page.locator("#result img").first.get_attribute("src"), "the preview image has no source"
-    page.wait_for_function(
-        """() => {
-            const chart = document.querySelector('#chart');
-            if (!chart) return false;
-            const canvas = chart.querySelector('canvas');
-            if (canvas && canvas.width > 0 && canvas.height > 0) return true;
-            return chart.querySelectorAll('svg path, svg line').length > 2;
-        }""", timeout=30_000)
-    page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Step')",
+    page.wait_for_function("() => document.querySelectorAll('#chart svg path, #chart canvas').length > 2",
                            timeout=30_000)
+    wait_for_status(page, "Step", 30)
     step_text = page.locator("#status").inner_text()
-    assert "Step" in step_text and "/300" in step_text, step_text
+    assert "Step" in step_text and "/300" in step_text and "s to go" in step_text, step_text
 
     page.click("#stop")
     page.wait_for_selector("#run:not([disabled])", timeout=15_000)
-    page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Stopped')",
-                           timeout=15_000)
+    wait_for_status(page, "Stopped", 15)
     link = page.locator("#download a[href]").first
     link.wait_for(state="attached", timeout=15_000)
     href = link.get_attribute("href")
     assert href and ".png" in href, href
-    assert page.locator("#run").is_enabled()
 
     # What the download link offers is the PNG of the last image, with its recipe.
     url = href if href.startswith("http") else app_server.url + href
@@ -71,8 +83,93 @@ def test_run_preview_chart_stop_download(page, app_server, shared_images):  # no
     assert response.status_code == 200 and response.content[:8] == b"\x89PNG\r\n\x1a\n"
     recipe = read_recipe(response.content)
     assert recipe is not None and recipe["settings"]["iterations"] == 300 and recipe["settings"]["size"] == 64
-
     time.sleep(0.5)  # let the chart and image settle for the picture
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    screenshot(page, "studio.png")
+
+
+def test_run_works_again_after_an_error(page, shared_images):
+    """Run with no photo said "Add a content photo first." and stayed greyed out until a reload."""
+    page.click("#run")
+    page.get_by_text("Add a content photo first.").first.wait_for(timeout=15_000)
+    page.wait_for_selector("#run:not([disabled])", timeout=5_000)
+    add_photo_and_painting(page, shared_images)
+    set_slider(page, "Output size (px)", 64)
+    set_slider(page, "Iterations", 300)
+    page.click("#run")
+    wait_for_status(page, "Step")
+    page.click("#stop")
+    page.wait_for_selector("#run:not([disabled])", timeout=15_000)
+
+
+def picture_fill(page) -> float:
+    """How much of the result panel the picture covers along its tighter side (1 = edge to edge)."""
+    return page.evaluate("""() => {
+        const img = document.querySelector('#result img'), panel = document.querySelector('#result');
+        const box = panel.getBoundingClientRect(), aspect = img.naturalWidth / img.naturalHeight;
+        const shown = img.getBoundingClientRect();
+        const width = Math.min(shown.width, shown.height * aspect), height = width / aspect;
+        return Math.max(width / box.width, height / box.height); }""")
+
+
+def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, shared_images, tmp_path):  # noqa: F811
+    """The loss jumped at the scale switch with no mark, tv was a flat zero line, and the per-layer legend
+    listed layers that were not selected."""
+    with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
+        add_photo_and_painting(page, shared_images, painting=2)
+        set_slider(page, "Iterations", 30)  # 256 px: 20 steps at 128 px, then 10 at 256
+        page.get_by_label("Show each style layer's loss").check()
+        page.click("#run")
+        wait_for_status(page, "Done", 120)
+        first = legend(page)
+        assert "scale 2 starts" in first and "tv" not in first and "relu5_1" in first, first
+        assert picture_fill(page) > 0.9
+        screenshot(page, "laptop.png")
+
+        for layer in ("relu4_1", "relu5_1"):
+            page.locator("label").filter(has_text=layer).first.click()
+        page.click("#run")
+        page.wait_for_function("() => !document.querySelector('#status').innerText.includes('Done')", timeout=30_000)
+        wait_for_status(page, "Done", 120)
+        second = legend(page)
+        assert "relu3_1" in second and "relu4_1" not in second and "relu5_1" not in second, second
+
+
+def test_phone_shows_every_style_and_keeps_run_in_reach(app_server, shared_images, tmp_path):  # noqa: F811
+    """On a phone the gallery hid 7 of 13 styles behind a sideways scroll with cut captions, and Run was
+    about 1900 px down the page."""
+    with studio_page(app_server.url, tmp_path / "profile", PHONE, phone=True) as page:
+        items = page.locator("#gallery button.thumbnail-item")
+        assert items.count() == len(gallery_items())
+        for i in range(items.count()):
+            box = items.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE[0], f"style {i} is off the screen: {box}"
+        cut = page.evaluate("""() => [...document.querySelectorAll('#gallery .caption-label')]
+                                  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""")
+        assert cut == [], f"captions cut: {cut}"
+        run = page.locator("#run").bounding_box()
+        assert 0 <= run["y"] and run["y"] + run["height"] <= PHONE[1], f"Run is not on the first screen: {run}"
+        screenshot(page, "phone-start.png")
+
+        add_photo_and_painting(page, shared_images, painting=4)
+        set_slider(page, "Output size (px)", 128)
+        page.click("#run")
+        wait_for_status(page, "Step")
+        result = page.locator("#result").bounding_box()
+        assert result["y"] < PHONE[1] / 2, f"the result is not in view after Run: {result}"
+        page.wait_for_selector("#result img", state="visible", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "phone.png"))
+        page.click("#stop")
+        page.wait_for_selector("#run:not([disabled])", timeout=15_000)
+
+
+def test_projector_shows_the_result_at_the_panels_size(app_server, shared_images, tmp_path):  # noqa: F811
+    """A 256x135 result was shown at its own size in a 600x420 panel, a fifth of a projector's width."""
+    with studio_page(app_server.url, tmp_path / "profile", PROJECTOR) as page:
+        add_photo_and_painting(page, shared_images, painting=8)
+        set_slider(page, "Output size (px)", 128)
+        set_slider(page, "Iterations", 20)
+        page.click("#run")
+        wait_for_status(page, "Done", 120)
+        page.wait_for_function("() => document.querySelector('#result img')?.complete", timeout=15_000)
+        assert picture_fill(page) > 0.9
+        screenshot(page, "projector.png")

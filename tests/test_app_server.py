@@ -86,7 +86,7 @@ def test_stylize_streams_previews_then_final_image_with_recipe(client, photos):
         assert max(img.size) == 96
         width, height = img.size
     rows = final_chart["data"]
-    assert {row[2] for row in rows} >= {"total", "content", "style", "tv", "style relu1_1"}
+    assert {row[2] for row in rows} >= {"total", "content", "style", "tv", "relu1_1"}
     assert max(row[0] for row in rows) == 60
     assert all(math.isfinite(row[1]) for row in rows)
 
@@ -163,6 +163,40 @@ def test_non_image_files_get_a_clean_error(client, photos, tmp_path):
         message = str(caught.value)
         assert_one_clean_sentence(message)
         assert "not an image we accept" in message
+
+
+def test_a_gallery_name_is_a_painting_through_the_api(client, photos):
+    """A gallery name as `style` got Gradio's generic "upstream app has raised an exception"."""
+    job = client.submit(handle_file(photos["content"]), "stained_glass", 2, 64, preview_every=1, api_name="/stylize")
+    wait_job(job, 60)
+    *_, download = job.result()
+    assert read_recipe(download)["style_sizes"] == [[512, 512]]
+    for name, expected in (("mona_lisa", "There is no gallery style called 'mona_lisa'; choose one of: "),
+                           ("/etc/passwd", "There is no gallery style called '/etc/passwd'")):
+        with pytest.raises(Exception) as caught:
+            client.predict(handle_file(photos["content"]), name, 2, 64, api_name="/stylize")
+        assert str(caught.value).startswith(expected) and "root:" not in str(caught.value), str(caught.value)
+
+
+def test_offline_weights_are_one_sentence_that_says_what_to_do(client, photos, app_server):  # noqa: F811
+    """The offered vgg19 weights, offline, showed a cache path, an errno and a command-line flag."""
+    with pytest.raises(Exception) as caught:
+        client.predict(handle_file(photos["content"]), handle_file(photos["style"]), 2, 64, weights="vgg19",
+                       api_name="/stylize")
+    message = str(caught.value)
+    assert message == ("The vgg19 weights are not downloaded yet and could not be fetched (no connection to the "
+                       "internet); choose another option under Network weights.")
+    assert_one_clean_sentence(message)
+
+
+def test_a_raw_call_may_leave_out_the_trailing_values(app_server, uploaded):  # noqa: F811
+    """Fewer values than /stylize takes got {"error": null}; now the rest are the studio's defaults, as
+    gradio_client fills them."""
+    events = raw_call(app_server, json.dumps({"data": [*uploaded, 2, 64]}), timeout=120)
+    assert events[-1][0] == "complete", events[-3:]
+    assert "Done" in events[-1][1][1]
+    recipe = read_recipe(Path(events[-1][1][3]["path"]))
+    assert recipe["settings"]["style_weight"] == 10.0 and recipe["settings"]["content_layer"] == "relu4_2"
 
 
 def test_unuploaded_paths_are_refused(app_server, photos):  # noqa: F811

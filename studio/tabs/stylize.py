@@ -22,6 +22,7 @@ from nst_core.errors import NotDownloaded
 from nst_core.features import pick_device
 from nst_core.gallery import list_styles
 from nst_core.images import decode_image, read_recipe
+from nst_core.names import LAYER_CHOICES
 
 from .. import controls
 from ..components import StreamedImage
@@ -34,7 +35,11 @@ ENABLE_RUN = "() => ({__type__: 'update', interactive: true})"
 SHOW_RESULT = """() => { const r = document.getElementById('result'); const box = r && r.getBoundingClientRect();
   if (box && (box.top < 0 || box.top > window.innerHeight / 2)) r.scrollIntoView({block: 'start'}); }"""
 MARKER_GREY = "#9ca3af"
+# With a colour map Gradio's chart draws only the series it names, so it names every one there can be.
+LAYER_PALETTE = ("#7c3aed", "#a78bfa", "#db2777", "#f9a8d4", "#0891b2", "#67e8f9", "#22d3ee", "#155e75",
+                 "#65a30d", "#bef264", "#84cc16", "#365314", "#ca8a04", "#fde047", "#eab308", "#713f12")
 TERM_COLOURS = {"total": "#111827", "content": "#2563eb", "style": "#ea580c", "tv": "#16a34a",
+                **dict(zip(LAYER_CHOICES, LAYER_PALETTE)),
                 **{f"scale {k} starts": MARKER_GREY for k in range(2, 8)}}
 UPDATE_INTERVAL = 0.1  # seconds between status/chart updates: Stop is honoured at the next one
 PREVIEW_INTERVAL = 0.25  # at most 4 images a second: each is encoded, written and fetched by the browser
@@ -62,7 +67,7 @@ def chart_rows(event: Progress, settings: Settings, show_layers: bool) -> list[d
     if settings.tv_weight:
         terms["tv"] = event.tv_loss
     if show_layers:
-        terms.update({f"style {name}": value for name, value in event.style_layer_losses.items()})
+        terms.update(event.style_layer_losses)
     return [{"step": event.step, "loss": value, "term": term} for term, value in terms.items()]
 
 
@@ -112,7 +117,7 @@ def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Se
 def user_error(error: NSTError) -> gr.Error:
     text = str(error)
     if isinstance(error, NotDownloaded):
-        text += " Choose another option under Network weights."
+        text = text.removesuffix(".") + "; choose another option under Network weights."
     return gr.Error(text, print_exception=False)
 
 

@@ -1,0 +1,112 @@
+"""The Stylize tab's job in-process: what reaches the server process when the job runs elsewhere (ZeroGPU),
+and what Stop offers afterwards."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image
+
+from nst_core.images import read_recipe
+from studio import controls
+from studio.files import ServedFiles
+from studio.jobs import JobBoard, Keepsakes
+from studio.limits import Limits
+from studio.tabs import stylize
+
+from .conftest import gradient_image
+
+
+def _worker(connection, args) -> None:
+    try:
+        for frame in stylize.stylize_frames(*args):
+            connection.send(pickle.dumps(frame))
+    finally:
+        connection.send(None)
+        connection.close()
+
+
+def in_another_process(*args):
+    """Run the GPU job in a separate process and stream its pickled frames back, as ZeroGPU's wrapper does:
+    nothing the job does to module state is seen by the server process."""
+    context = multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    worker = context.Process(target=_worker, args=(sending, args), daemon=True)
+    worker.start()
+    try:
+        while (message := receiving.recv()) is not None:
+            yield pickle.loads(message)
+    finally:
+        worker.kill()
+        worker.join(10)
+
+
+@pytest.fixture
+def tab(tmp_path):
+    return stylize.StylizeTab(Limits(), JobBoard(1), ServedFiles(tmp_path / "served"), Keepsakes())
+
+
+def job_values(tmp_path, **values) -> dict:
+    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
+    gradient_image(160, 120, seed=1).save(photo)
+    gradient_image(96, 96, seed=2).save(painting)
+    chosen = {**controls.defaults(Limits()), "content": str(photo), "style": str(painting), "weights": "untrained",
+              "content_layer": "relu2_1", "style_layers": ["relu1_1", "relu2_1"], "preview_every": 1}
+    chosen.update(values)
+    return chosen
+
+
+def run_until(job, condition) -> tuple:
+    """Iterate the tab's output tuples until `condition(output)`; then close the job, as Stop does."""
+    try:
+        for output in job:
+            if condition(output):
+                return output
+        raise AssertionError("the job ended first")
+    finally:
+        job.close()
+
+
+def shows_a_picture(output) -> bool:
+    return isinstance(output[0], Image.Image)
+
+
+def test_stop_offers_the_last_picture_when_the_job_ran_in_another_process(tab, tmp_path, monkeypatch):
+    """The last picture was remembered inside the GPU-wrapped function: on ZeroGPU that is another process,
+    so after Stop there was nothing to download."""
+    monkeypatch.setattr(stylize, "stylize_frames", in_another_process)
+    request = SimpleNamespace(session_hash="visitor-1")
+    run_until(tab.run(job_values(tmp_path, iterations=300, size=64), request), shows_a_picture)
+    status, download = tab.after_stop(request)
+    assert status.startswith("Stopped. The last image is kept")
+    with Image.open(download) as png:
+        assert max(png.size) == 64
+    recipe = read_recipe(download)
+    assert recipe["settings"]["iterations"] == 300 and recipe["stopped_at_step"] >= 1
+    assert not tab.board.running and not tab.board.sessions  # the slot was freed when the job was closed
+
+
+def test_stopping_during_a_coarse_scale_gives_the_full_size_png(tab, tmp_path):
+    """It silently gave a half-size PNG."""
+    request = SimpleNamespace(session_hash="visitor-2")
+    output = run_until(tab.run(job_values(tmp_path, iterations=300, size=256), request),
+                       lambda out: shows_a_picture(out) and "scale 1 of 2" in out[1])
+    assert output[0].size == (128, 96)
+    status, download = tab.after_stop(request)
+    assert "stopped at a coarse scale (128×96), so the PNG is that picture enlarged to 256×192" in status
+    with Image.open(download) as png:
+        assert png.size == (256, 192)
+    assert read_recipe(download)["output_size"] == [256, 192]
+
+
+def test_a_finished_job_offers_its_png_with_the_engines_recipe(tab, tmp_path):
+    request = SimpleNamespace(session_hash="visitor-3")
+    outputs = list(tab.run(job_values(tmp_path, iterations=3, size=64, tv_weight=0.5), request))
+    image, status, chart, download = outputs[-1]
+    assert status.startswith("**Done**") and image.size == (64, 48)
+    assert read_recipe(download)["settings"]["tv_weight"] == 0.5
+    terms = set(chart["term"])
+    assert {"total", "content", "style", "tv"} <= terms and not any(t.startswith("relu") for t in terms)
