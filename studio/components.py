@@ -1,5 +1,5 @@
-"""Gradio components hardened for a public server: uploads decoded by the engine, numbers checked with a
-sentence that names the control, frames written once.
+"""Gradio components hardened for a public server: uploads decoded by the engine (and paintings named from the
+gallery), numbers checked with a sentence that names the control.
 
 Each is a subclass rendered by the stock component in the browser (`is_template`): only what the server does
 with a value changes.
@@ -15,7 +15,6 @@ from typing import Any
 import gradio as gr
 from gradio.components.image import ImageData
 from gradio.data_classes import GradioRootModel
-from PIL import Image
 
 from nst_core import NSTError
 from nst_core.gallery import get_style, list_styles
@@ -109,16 +108,3 @@ class NumberSlider(gr.Slider):
             raise gr.Error(f"{self.label} must be between {self.minimum:g} and {self.maximum:g} here, not {payload:g}.",
                            print_exception=False)
         return super().preprocess(payload)
-
-
-class StreamedImage(gr.Image):
-    """The live result: each frame goes through `served.frame` (written once, atomically) instead of Gradio's
-    cache, which rewrites a file with the same content while another session may be downloading it."""
-
-    is_template = True
-    served = None  # a studio.files.ServedFiles, set by the tab that builds it
-
-    def postprocess(self, value: Any) -> Any:
-        if isinstance(value, Image.Image) and self.served is not None:
-            value = self.served.frame(value, self.format)
-        return super().postprocess(value)

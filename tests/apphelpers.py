@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from gradio_client import Client, handle_file
 
 from studio import controls
 from studio.limits import Limits
@@ -316,3 +317,83 @@ def set_slider(page: Any, label: str, value: int) -> None:
     box.fill(str(value))
     box.press("Enter")
     box.blur()
+
+
+# --- jobs through gradio_client (reliability tests) ------------------------------------------------------------
+
+SHALLOW = {"content_layer": "relu2_1", "style_layers": ["relu1_1", "relu2_1"]}  # stops VGG after 4 conv layers
+LEAKS = ("Traceback", "/work", "/tmp", "site-packages", 'File "')
+
+
+def statuses(job) -> list[str]:
+    return [out[1] for out in job.outputs() if isinstance(out[1], str)]
+
+
+def wait_for_status(job, word: str, timeout: float) -> bool:
+    """Wait until a streamed status contains `word`; False if the job ended or time ran out first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(word in s for s in statuses(job)):
+            return True
+        if job.done():
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def job_error(job) -> str | None:
+    """The error message of a finished gradio_client job, or None if it succeeded or was cancelled."""
+    try:
+        job.result(timeout=1)
+    except Exception as error:  # noqa: BLE001  (gradio_client raises AppError, CancelledError, ...)
+        return str(error) or type(error).__name__
+    return None
+
+
+def new_client(server: AppServer, downloads: Path) -> Client:
+    """A fresh client is a fresh session for the server's job board."""
+    return Client(server.url, verbose=False, download_files=str(downloads))
+
+
+def small_job(client: Client, files: dict[str, Path], **values):
+    chosen = {"preview_every": 1, **SHALLOW, **values}
+    return client.submit(handle_file(files["content"]), handle_file(files["style"]), chosen.pop("iterations", 2),
+                         chosen.pop("size", 64), api_name="/stylize", **chosen)
+
+
+def assert_fresh_job_runs_promptly(server: AppServer, files: dict[str, Path], downloads: Path,
+                                   limit: float = 15) -> tuple[float, int]:
+    """A new session's small job completes quickly, hardly waiting for the one compute slot."""
+    started = time.monotonic()
+    job = small_job(new_client(server, downloads), files)
+    wait_job(job, 45)
+    took = time.monotonic() - started
+    result = job.result()
+    assert "Done" in result[1], statuses(job)
+    busy = [s for s in statuses(job) if "busy" in s]
+    assert len(busy) <= 2, f"the fresh job waited for the compute slot: {busy}"
+    assert took < limit, f"the fresh job took {took:.1f} s"
+    return took, len(busy)
+
+
+def queue_size(server: AppServer) -> int:
+    return httpx.get(server.url + "/gradio_api/queue/status", timeout=10).json()["queue_size"]
+
+
+def wait_queue_empty(server: AppServer, timeout: float = 10) -> int:
+    deadline = time.monotonic() + timeout
+    size = queue_size(server)
+    while size and time.monotonic() < deadline:
+        time.sleep(0.1)
+        size = queue_size(server)
+    return size
+
+
+def report(line: str) -> None:
+    """Figures for the log (shown with pytest -s or -rA)."""
+    print(f"[reliability] {line}")
+
+
+def assert_no_leak(message: str, *, secrets: tuple[str, ...] = ()) -> None:
+    for leak in (*LEAKS, *secrets):
+        assert leak not in message, f"{leak!r} leaks in {message!r}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,67 @@ def shared_images() -> Path:
     if not (IMAGES / "tubingen.jpg").is_file():
         pytest.skip(f"example images not found in {IMAGES} (they live in ../shared/images)")
     return IMAGES
+
+
+# --- the studio as a server (tests of the app; apphelpers.app_server is the shared subprocess) -------------------
+
+@pytest.fixture(scope="session")
+def files(tmp_path_factory, shared_images) -> dict[str, Path]:
+    """Small copies of the shared photos (cheap to upload and decode), and a text file posing as a PNG."""
+    base = tmp_path_factory.mktemp("reliability-files")
+    paths = {"content": base / "content.png", "style": base / "style.png", "style_2": base / "style_2.png",
+             "bad": base / "holiday.png"}
+    for key, name in (("content", "tubingen.jpg"), ("style", "starry_night.jpg"), ("style_2", "the_scream.jpg")):
+        with Image.open(shared_images / name) as img:
+            img.convert("RGB").resize((80, 60)).save(paths[key])
+    paths["bad"].write_text("this is text, not a picture\n")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def limited_server(tmp_path_factory, real_weights):
+    """A second server with a 3 s job limit, its own TMPDIR and cache folder (so its files can be counted), and
+    room for the state of only 40 sessions (each raw API call is a session), so the soak runs past that bound."""
+    from .apphelpers import start_server, stop_server
+
+    server = start_server(tmp_path_factory.mktemp("limited-server"), real_weights,
+                          {"NST_JOB_SECONDS": "3", "NST_STATE_SESSIONS": "40"}, private_tmpdir=True)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def weights_secret(real_weights) -> str:
+    return str(real_weights.resolve())
+
+
+@pytest.fixture(scope="session")
+def inprocess_app(tmp_path_factory, real_weights, shared_images):
+    """`import app` and launch its demo in this process, so the engine can be monkeypatched."""
+    from .apphelpers import free_port
+
+    base = tmp_path_factory.mktemp("inprocess")
+    env = {"GRADIO_TEMP_DIR": str(base / "gradio-temp"), "GRADIO_ANALYTICS_ENABLED": "False",
+           "NST_WEIGHTS": str(real_weights.resolve()), "NST_COMPUTE_SLOTS": "1", "NST_JOB_SECONDS": "60",
+           "NO_PROXY": "127.0.0.1,localhost"}
+    saved_env = {key: os.environ.get(key) for key in env}
+    threads = torch.get_num_threads()
+    os.environ.update(env)
+    app = None
+    try:
+        app = importlib.import_module("app")
+        port = free_port()
+        app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                           show_error=False, max_file_size="30mb")
+        yield app, f"http://127.0.0.1:{port}"
+    finally:
+        if app is not None:
+            app.demo.close()
+        torch.set_num_threads(threads)  # in case NST_TORCH_THREADS made importing app change it
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -25,7 +25,6 @@ from nst_core.images import decode_image, read_recipe
 from nst_core.names import LAYER_CHOICES
 
 from .. import controls
-from ..components import StreamedImage
 from ..controls import CONTROLS, RESTORABLE
 from ..jobs import Frame, JobBoard, Keepsakes, on_gpu, session_of
 from ..limits import Limits
@@ -161,7 +160,9 @@ class StylizeTab:
                 recipe = frame.recipe or make_recipe(settings, content, styles, frame.output_size)
                 self.keepsakes.keep(session, frame.image, recipe, frame.output_size, frame.step)
                 download = self.files.png(frame.image, recipe) if frame.done else gr.skip()
-                yield frame.image, frame.status, chart, download
+                # A frame file of our own, written once: Gradio's would be rewritten while another session
+                # downloads the same picture (the engine is deterministic, so two sessions can make one).
+                yield self.files.frame(frame.image, "webp"), frame.status, chart, download
         except NSTError as error:
             raise user_error(error) from None
         finally:
@@ -223,8 +224,7 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes) -> None:
             with gr.Row(elem_id="actions"):
                 run_btn = gr.Button("Run", variant="primary", elem_id="run")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
-            result = StreamedImage(label="Result (updates live)", format="webp", interactive=False, elem_id="result")
-            result.served = files
+            result = gr.Image(label="Result (updates live)", format="webp", interactive=False, elem_id="result")
             status = gr.Markdown("Ready.", elem_id="status")
             chart = gr.LinePlot(x="step", y="loss", color="term", title="Loss (lower is closer)", height=260,
                                 elem_id="chart", color_map=TERM_COLOURS)
