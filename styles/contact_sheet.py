@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+from torchvision.utils import make_grid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from nst_core import Settings, stylize  # noqa: E402
 from nst_core.gallery import list_styles  # noqa: E402
-from nst_core.images import decode_image, resize_longest  # noqa: E402
+from nst_core.images import decode_image, resize_longest, to_pil, to_tensor  # noqa: E402
 
 
 def main() -> None:
@@ -33,18 +34,18 @@ def main() -> None:
     for style in (s for s in list_styles() if s.kind == "procedural"):
         print(f"stylizing with {style.name}", file=sys.stderr)
         tiles.append((style.title, stylize(photo, style.path, settings)))
-    width, height = tiles[0][1].size
-    thumb = args.size // 3
-    rows = -(-len(tiles) // args.columns)
-    sheet = Image.new("RGB", (args.columns * width, rows * (height + 18)), "white")
-    draw = ImageDraw.Draw(sheet)
     styles_by_title = {s.title: s for s in list_styles()}
-    for i, (title, image) in enumerate(tiles):
-        x, y = (i % args.columns) * width, (i // args.columns) * (height + 18)
-        sheet.paste(image, (x, y))
+    labelled = []
+    for title, image in tiles:
+        tile = image.copy()
         if title in styles_by_title:  # the painting itself, small, in the corner
-            sheet.paste(Image.open(styles_by_title[title].path).convert("RGB").resize((thumb, thumb)), (x, y))
-        draw.text((x + 4, y + height + 3), title, fill="black")
+            painting = Image.open(styles_by_title[title].path).convert("RGB")
+            tile.paste(painting.resize((args.size // 3, args.size // 3)), (0, 0))
+        draw = ImageDraw.Draw(tile)
+        draw.rectangle((0, tile.height - 16, tile.width, tile.height), fill="white")
+        draw.text((4, tile.height - 14), title, fill="black")
+        labelled.append(to_tensor(tile)[0])
+    sheet = to_pil(make_grid(labelled, nrow=args.columns, padding=4, pad_value=1.0).unsqueeze(0))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.output, quality=88)
     print(f"wrote {args.output}", file=sys.stderr)

@@ -583,3 +583,16 @@ def test_resolve_rejects_unknown_names_and_missing_files(tmp_path):
             gallery.resolve_style_source(source)
         assert "neither a gallery style nor an existing image file" in str(info.value)
         assert "marbled_paper" in str(info.value)
+
+
+def test_contact_sheet_script_draws_a_labelled_grid(tmp_path):
+    photo, out = tmp_path / "photo.png", tmp_path / "sheet.jpg"
+    Image.new("RGB", (64, 48), (120, 160, 200)).save(photo)
+    result = subprocess.run([sys.executable, str(ROOT / "styles" / "contact_sheet.py"), str(photo), "--weights",
+                             "untrained", "--size", "48", "--iterations", "1", "--columns", "7", "-o", str(out)],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    tiles = 1 + len(PROCEDURAL)  # the photo, then each procedural style
+    with Image.open(out) as sheet:
+        # make_grid: 7 columns of 48x36 tiles with 4 px between and around them
+        assert sheet.size == (7 * (48 + 4) + 4, -(-tiles // 7) * (36 + 4) + 4)
