@@ -199,6 +199,21 @@ def test_a_raw_call_may_leave_out_the_trailing_values(app_server, uploaded):  # 
     assert recipe["settings"]["style_weight"] == 10.0 and recipe["settings"]["content_layer"] == "relu4_2"
 
 
+def test_thin_photos_work_or_get_one_sentence_through_the_api(client, tmp_path):
+    """A 6000x300 photo crashed in avg_pool2d, leaving bare "Error" badges and a stale status."""
+    wide, thin = tmp_path / "wide.png", tmp_path / "thin.png"
+    Image.new("RGB", (6000, 300), (90, 140, 200)).save(wide)
+    Image.new("RGB", (4096, 2), (200, 100, 50)).save(thin)
+    job = client.submit(handle_file(wide), "stained_glass", 2, 64, preview_every=1, api_name="/stylize")
+    wait_job(job, 60)
+    with Image.open(job.result()[3]) as png:
+        assert png.size == (320, 16)  # relu5_1 needs 16 px: the short side grows, not the picture's shape
+    with pytest.raises(Exception) as caught:
+        client.predict(handle_file(thin), "stained_glass", 2, 64, api_name="/stylize")
+    assert str(caught.value).startswith("The photo is 4096×2 pixels, too thin to stylize")
+    assert_one_clean_sentence(str(caught.value))
+
+
 def test_unuploaded_paths_are_refused(app_server, photos):  # noqa: F811
     style = upload(app_server, photos["style"])
     for path in ("/etc/passwd", "../../../../etc/passwd", str(photos["content"])):

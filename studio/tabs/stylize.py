@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from nst_core import NSTError, Settings
-from nst_core.engine import Progress, make_recipe, resolve_backbone, stylize_iter
+from nst_core.engine import Progress, check_paintings, make_recipe, plan_scales, resolve_backbone, stylize_iter
 from nst_core.errors import NotDownloaded
 from nst_core.features import pick_device
 from nst_core.gallery import list_styles
@@ -134,6 +134,7 @@ class StylizeTab:
         settings = controls.settings_from(values, self.limits)
         content = decode_image(values["content"])
         styles = [decode_image(values[name]) for name in ("style", "style_2", "style_3") if values[name] is not None]
+        check_paintings(styles, plan_scales(content.size, settings)[-1], settings)  # before the job queues
         pick_device(settings.device)
         return content, styles, settings
 
