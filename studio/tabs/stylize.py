@@ -26,6 +26,7 @@ from nst_core.names import LAYER_CHOICES
 
 from .. import controls
 from ..controls import CONTROLS, RESTORABLE
+from ..files import ServedFiles
 from ..jobs import Frame, JobBoard, Keepsakes, on_gpu, session_of
 from ..limits import Limits
 
@@ -123,7 +124,7 @@ def user_error(error: NSTError) -> gr.Error:
 class StylizeTab:
     """The tab's handlers, bound to this server's limits, job board, served files and keepsakes."""
 
-    def __init__(self, limits: Limits, board: JobBoard, files, keepsakes: Keepsakes) -> None:
+    def __init__(self, limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsakes) -> None:
         self.limits, self.board, self.files, self.keepsakes = limits, board, files, keepsakes
 
     def prepare(self, values: dict[str, Any]) -> tuple[Image.Image, list[Image.Image], Settings]:
@@ -202,7 +203,7 @@ def gallery_items() -> list[tuple[str, str]]:
     return [(str(s.path), s.title) for s in list_styles() if s.available]
 
 
-def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes) -> None:
+def build(limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsakes) -> None:
     """The tab's layout and events, inside the caller's gr.Blocks and gr.Tab."""
     tab = StylizeTab(limits, board, files, keepsakes)
     gallery = gallery_items()
