@@ -130,7 +130,7 @@ def _wide_to_l(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
 
 
-def fitted_size(size: tuple[int, int], longest: int, *, min_short: int = 1) -> tuple[int, int]:
+def fitted_size(size: tuple[int, int], longest: int, *, min_short: int = 0) -> tuple[int, int]:
     """(width, height) with the aspect ratio of `size`, the longest side `longest`, and the short side at
     least `min_short` (a very thin image grows along its long side instead of shrinking below it)."""
     width, height = size
