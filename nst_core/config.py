@@ -23,8 +23,9 @@ POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 CONVENTIONS = ("auto", "torchvision", "caffe")
+BORDERS = ("zeros", "reflect", "replicate")
 # The style losses (nst_core.losses.STYLE_LOSSES implements each); a new loss adds its name here.
-STYLE_LOSSES = ("gram",)
+STYLE_LOSSES = ("gram", "w2", "sliced")
 
 
 def default_weights() -> str:
@@ -74,7 +75,9 @@ class Settings:
         choices=LAYER_CHOICES)
     style_loss: str = _setting(
         "gram", "How the painting's style is measured: gram compares which features occur together "
-        "(Gatys et al.).", choices=lambda: STYLE_LOSSES)
+        "(Gatys et al.); w2 compares their averages and spreads (a Gaussian fit, Wasserstein-2); sliced "
+        "compares their whole distributions along random directions (Heitz et al.), slower per step.",
+        choices=lambda: STYLE_LOSSES)
     style_layer_weights: tuple[float, ...] | None = _setting(
         None, "Relative weight of each style layer (same order as style layers); equal if omitted. "
         "They are normalised to sum to one.", low=0.0, high=1e6)
@@ -100,6 +103,17 @@ class Settings:
     coarse_to_fine: bool = _setting(
         True, "Optimise a small version first and enlarge it, so large outputs keep the brush-stroke "
         "scale of a small preview (and converge faster).")
+    border: str = _setting(
+        "zeros", "How the network sees past the image's edges: zeros (as it was trained) shows it a dark frame, "
+        "which the optimiser paints as a band along the edges; reflect or replicate continue the picture.",
+        choices=BORDERS)
+    average_decay: float = _setting(
+        0.0, "Show and return an average of the recent steps' images instead of the latest (0 = off; 0.9 "
+        "averages about the last 10 steps): it removes the flicker and speckle of single steps.",
+        low=0.0, high=0.999)
+    tile_size: int = _setting(
+        1024, "Scales larger than this many pixels a side are computed in overlapping tiles of about this "
+        "size, so memory stays bounded for big outputs (the picture is the same).", low=128, high=4096)
     pooling: str = _setting(
         "avg", "Pooling inside VGG: average pooling gives smoother gradients and nicer results "
         "(Gatys et al.); max is the network as trained.", choices=POOLINGS)
@@ -114,8 +128,8 @@ class Settings:
     device: str = _setting("auto", "Where to compute: auto picks CUDA, then Apple MPS, then CPU.",
                            choices=DEVICES)
     precision: str = _setting(
-        "auto", "Arithmetic for the network: auto uses bf16 on CUDA (losses stay fp32) and fp32 "
-        "elsewhere.", choices=PRECISIONS)
+        "auto", "Arithmetic for the network: auto uses bf16 on CUDA and on CPUs with bf16 instructions "
+        "(AVX512-BF16 or AMX; losses stay fp32), and fp32 elsewhere.", choices=PRECISIONS)
     max_seconds: float = _setting(
         0.0, "Wall-clock limit for the run in seconds (0 = none); the run then ends with the last "
         "good image.", low=0.0, high=86400.0)
@@ -139,6 +153,12 @@ class Settings:
             raise SettingsError("style_blend must not be all zeros.")
         if not self.weights.strip():
             raise SettingsError("weights must name a source (" + ", ".join(WEIGHT_SOURCES) + ") or a file.")
+
+    def layer_weights(self) -> dict[str, float]:
+        """Each style layer's share of the style loss (summing to one): the given weights, or equal ones."""
+        weights = self.style_layer_weights or [1.0] * len(self.style_layers)
+        total = sum(weights)
+        return {name: w / total for name, w in zip(self.style_layers, weights)}
 
     def deepest_layer_side(self) -> int:
         """The shortest image side the deepest layer in use can see (16 px for relu5_x)."""
