@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SettingsError
-from .names import LAYER_CHOICES, WEIGHT_SOURCES, min_side
+from .names import LAYER_CHOICES, WEIGHT_SOURCES, block_of, min_side
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
@@ -81,6 +81,11 @@ class Settings:
     style_layer_weights: tuple[float, ...] | None = _setting(
         None, "Relative weight of each style layer (same order as style layers); equal if omitted. "
         "They are normalised to sum to one.", low=0.0, high=1e6)
+    fine_falloff: float = _setting(
+        1.0, "At each finer scale of coarse to fine, each style layer's weight is multiplied by this once per "
+        "block of depth (relu1 x1, relu2 x this, relu3 x its square, ...). Below 1, the fine scales sharpen the "
+        "brush strokes the coarse scale laid down instead of repainting them smaller, and paste no motifs.",
+        low=0.0, high=1.0)
     style_blend: tuple[float, ...] | None = _setting(
         None, "Relative weight of each style image when there are several; equal if omitted.",
         low=0.0, high=1e6)
@@ -154,10 +159,13 @@ class Settings:
         if not self.weights.strip():
             raise SettingsError("weights must name a source (" + ", ".join(WEIGHT_SOURCES) + ") or a file.")
 
-    def layer_weights(self) -> dict[str, float]:
-        """Each style layer's share of the style loss (summing to one): the given weights, or equal ones."""
+    def layer_weights(self, finer: int = 0) -> dict[str, float]:
+        """Each style layer's share of the style loss (summing to one) at the scale `finer` scales above the
+        coarsest: the given weights (or equal ones), times fine_falloff per block of depth per finer scale."""
         weights = self.style_layer_weights or [1.0] * len(self.style_layers)
-        total = sum(weights)
+        weights = [w * self.fine_falloff ** (finer * (block_of(name) - 1))
+                   for name, w in zip(self.style_layers, weights)]
+        total = sum(weights) or 1.0
         return {name: w / total for name, w in zip(self.style_layers, weights)}
 
     def deepest_layer_side(self) -> int:

@@ -163,7 +163,7 @@ class _Run:
         self.content_img = content
         self.style_imgs = styles
         self.blend = blend
-        self.layer_weights = settings.layer_weights()
+        self.layer_weights = settings.layer_weights()  # at the coarsest scale; prepare_scale sets each scale's
         self.wanted = frozenset([settings.content_layer, *settings.style_layers])
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.targets: Targets | None = None
@@ -171,7 +171,9 @@ class _Run:
         self.tensors: dict[str, Any] = {}
         self.divergences = 0
 
-    def prepare_scale(self, size: tuple[int, int]) -> Targets:
+    def prepare_scale(self, size: tuple[int, int], finer: int = 0) -> Targets:
+        """Targets, tiles and style layer weights for the scale `finer` scales above the coarsest."""
+        self.layer_weights = self.s.layer_weights(finer)
         width, height = size
         big = max(size) > self.s.tile_size
         self.tiler = Tiler(height, width, self.s.tile_size, device=self.device) if big else None
@@ -230,7 +232,7 @@ class _Run:
         image: torch.Tensor | None = None
         for scale, (size, steps) in enumerate(zip(sizes, shares), start=1):
             try:
-                targets = self.prepare_scale(size)
+                targets = self.prepare_scale(size, finer=scale - 1)
                 if image is None:
                     image = self.initial_image(targets)
                 else:

@@ -157,7 +157,7 @@ class W2Loss(StyleLoss):
         return self.from_sums(self.sums(features), features[0, 0].numel(), target)
 
     def sums(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        flat = features[0].float()
+        flat = _at_least_fp32(features[0])
         totals = (flat * weights[0]).sum(dim=(1, 2)) if weights is not None else flat.sum(dim=(1, 2))
         return totals, _outer_sums(features, weights)[0]
 
@@ -217,14 +217,19 @@ def _outer_sums(features: torch.Tensor, weights: torch.Tensor | None) -> torch.T
     return gram(features) * features[0].numel()
 
 
+def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """bf16 features in fp32 (sums over many positions need it); fp64 (gradient checks) stays fp64."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def _mean(features: torch.Tensor) -> torch.Tensor:
-    """(1, C, H, W) -> (C,) in fp32."""
-    return features[0].float().mean(dim=(1, 2))
+    """(1, C, H, W) -> (C,), at least fp32."""
+    return _at_least_fp32(features[0]).mean(dim=(1, 2))
 
 
 def _projected(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
     """(1, C, H, W) features on (C, P) directions -> (P, H*W) in fp32."""
-    flat = features[0].float().reshape(features.shape[1], -1)
+    flat = _at_least_fp32(features[0]).reshape(features.shape[1], -1)
     return directions.T @ flat
 
 
