@@ -238,7 +238,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     bench = Bench(args, {**methods, "before": BEFORE} if "before" not in methods else methods)
-    bench.measure_costs(pairs[0])
+    bench.measure_costs(pairs[0], probe=2 if args.quick else 4, rounds=1 if args.quick else 3)
     budget = bench.predicted_seconds("before", args.budget)
     steps = {name: bench.steps_for(name, budget) for name in methods}
     print(f"# {args.size} px, {torch.get_num_threads()} threads; seconds per step at each scale, measured on "

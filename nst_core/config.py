@@ -17,7 +17,7 @@ from .errors import SettingsError
 from .names import LAYER_CHOICES, WEIGHT_SOURCES, block_of, min_side
 
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
+INITS = ("content", "recolored", "noise", "style")
 COLOR_MODES = ("none", "luminance", "histogram")
 POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -98,8 +98,9 @@ class Settings:
     learning_rate: float = _setting(
         0.02, "Adam's step size in pixel units (0-1 scale); L-BFGS ignores it.", low=1e-5, high=1.0, log=True)
     init: str = _setting(
-        "content", "Starting image: the photo (fastest to a clean result), noise (more painterly), "
-        "or noise with the painting's colours.", choices=INITS)
+        "content", "Starting image: the photo (fastest to a clean result), the photo recoloured to the "
+        "painting's colour mean and spread (the colours are there from the first step), noise (more "
+        "painterly), or noise with the painting's colours.", choices=INITS)
     seed: int = _setting(0, "Seed for noise initialisation; the same seed gives the same picture.",
                          low=0, high=2**31 - 1)
     preserve_color: str = _setting(

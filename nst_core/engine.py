@@ -182,8 +182,10 @@ class _Run:
         return self.targets
 
     def initial_image(self, targets: Targets) -> torch.Tensor:
-        if self.s.init == "content":
-            return targets.content.clone()
+        if self.s.init == "content" or (self.s.init == "recolored" and self.s.preserve_color != "none"):
+            return targets.content.clone()  # (keeping the photo's colours, there is nothing to recolour)
+        if self.s.init == "recolored":
+            return color.match_color(targets.content, targets.styles[0])
         shape = targets.content.shape
         if self.s.init == "noise":
             return torch.rand(shape, generator=self.generator).to(self.device)

@@ -80,8 +80,10 @@ def test_same_seed_same_picture_whatever_the_global_rng(content_img, style_img, 
 
 def test_init_modes_start_differently(content_img, style_img, tiny):
     starts = {init: run(content_img, style_img, tiny, iterations=1, init=init)[0].content_loss
-              for init in ("content", "noise", "style")}
+              for init in ("content", "recolored", "noise", "style")}
     assert starts["content"] == 0.0 and starts["noise"] > 0 and starts["style"] > 0
+    # The photo recoloured keeps its layout: much closer to the photo's content than noise.
+    assert 0 < starts["recolored"] < 0.5 * starts["noise"]
 
 
 class NaNOnce(VGGFeatures):
