@@ -71,7 +71,7 @@ def build(tab: StylizeTab, inputs: list[gr.components.Component]) -> None:
             left = gr.Radio(choices, value=choices[0], label="Left", elem_id="compare-left")
             right = gr.Radio(choices, value=choices[-1], label="Right", elem_id="compare-right")
         button = gr.Button("Compare", elem_id="compare-run")
-        slider = gr.ImageSlider(label="Left and right (drag to compare)", type="pil", interactive=False,
+        slider = gr.ImageSlider(label="Left and right (drag to compare)", type="pil", interactive=False, max_height=420,
                                 elem_id="compare-slider")
         status = gr.Markdown(elem_id="compare-status")
 
