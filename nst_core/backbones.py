@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torchvision.models import VGG16_Weights, VGG19_Weights
 from torchvision.models.vgg import make_layers
 
@@ -92,7 +93,9 @@ class VGGFeatures(nn.Module):
 
     `forward` stops after the deepest requested layer, so unused deep layers cost nothing. `width` < 1
     shrinks every layer (tiny seeded networks for fast tests). Average pooling replaces max pooling when
-    asked (smoother gradients, Gatys et al.).
+    asked (smoother gradients, Gatys et al.). The first convolution's border can be padded by reflecting or
+    replicating the image instead of with zeros (`forward(..., border=)`): a zero border is a dark frame to
+    the network, whose edge features the optimiser then paints as a band along the image's edges.
     """
 
     def __init__(self, arch: str = "vgg19", *, convention: InputConvention = TORCHVISION,
@@ -139,13 +142,18 @@ class VGGFeatures(nn.Module):
                 allowed = ", ".join(self.relu_names)
                 raise SettingsError(f"{self.arch.upper()} has no layer {name!r}; allowed: {allowed}.")
 
-    def forward(self, image: torch.Tensor, wanted: set[str] | frozenset[str]) -> dict[str, torch.Tensor]:
-        """Activations of the `wanted` layers for an RGB [0, 1] image batch."""
+    def forward(self, image: torch.Tensor, wanted: set[str] | frozenset[str], *,
+                border: str = "zeros") -> dict[str, torch.Tensor]:
+        """Activations of the `wanted` layers for an RGB [0, 1] image batch; `border` pads the first
+        convolution's input: zeros (as trained), reflect or replicate."""
         self.check_layers(list(wanted))
         x = self.preprocess(image)
         found: dict[str, torch.Tensor] = {}
         for name, layer in zip(self.names, self.features):
-            x = layer(x)
+            if name == "conv1_1" and border != "zeros":
+                x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=border), layer.weight, layer.bias)
+            else:
+                x = layer(x)
             if name in wanted:
                 found[name] = x
                 if len(found) == len(wanted):

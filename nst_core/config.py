@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SettingsError
-from .names import LAYER_CHOICES, WEIGHT_SOURCES, min_side
+from .names import LAYER_CHOICES, WEIGHT_SOURCES, block_of, min_side
 
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
+INITS = ("content", "recolored", "noise", "style")
 COLOR_MODES = ("none", "luminance", "histogram")
 POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 CONVENTIONS = ("auto", "torchvision", "caffe")
+BORDERS = ("zeros", "reflect", "replicate")
 # The style losses (nst_core.losses.STYLE_LOSSES implements each); a new loss adds its name here.
-STYLE_LOSSES = ("gram",)
+STYLE_LOSSES = ("gram", "w2", "sliced")
 
 
 def default_weights() -> str:
@@ -74,10 +75,17 @@ class Settings:
         choices=LAYER_CHOICES)
     style_loss: str = _setting(
         "gram", "How the painting's style is measured: gram compares which features occur together "
-        "(Gatys et al.).", choices=lambda: STYLE_LOSSES)
+        "(Gatys et al.); w2 compares their averages and spreads (a Gaussian fit, Wasserstein-2); sliced "
+        "compares their whole distributions along random directions (Heitz et al.), slower per step.",
+        choices=lambda: STYLE_LOSSES)
     style_layer_weights: tuple[float, ...] | None = _setting(
         None, "Relative weight of each style layer (same order as style layers); equal if omitted. "
         "They are normalised to sum to one.", low=0.0, high=1e6)
+    fine_falloff: float = _setting(
+        1.0, "At each finer scale of coarse to fine, each style layer's weight is multiplied by this once per "
+        "block of depth (relu1 x1, relu2 x this, relu3 x its square, ...). Below 1, the fine scales sharpen the "
+        "brush strokes the coarse scale laid down instead of repainting them smaller, and paste no motifs.",
+        low=0.0, high=1.0)
     style_blend: tuple[float, ...] | None = _setting(
         None, "Relative weight of each style image when there are several; equal if omitted.",
         low=0.0, high=1e6)
@@ -90,8 +98,9 @@ class Settings:
     learning_rate: float = _setting(
         0.02, "Adam's step size in pixel units (0-1 scale); L-BFGS ignores it.", low=1e-5, high=1.0, log=True)
     init: str = _setting(
-        "content", "Starting image: the photo (fastest to a clean result), noise (more painterly), "
-        "or noise with the painting's colours.", choices=INITS)
+        "content", "Starting image: the photo (fastest to a clean result), the photo recoloured to the "
+        "painting's colour mean and spread (the colours are there from the first step), noise (more "
+        "painterly), or noise with the painting's colours.", choices=INITS)
     seed: int = _setting(0, "Seed for noise initialisation; the same seed gives the same picture.",
                          low=0, high=2**31 - 1)
     preserve_color: str = _setting(
@@ -100,6 +109,17 @@ class Settings:
     coarse_to_fine: bool = _setting(
         True, "Optimise a small version first and enlarge it, so large outputs keep the brush-stroke "
         "scale of a small preview (and converge faster).")
+    border: str = _setting(
+        "zeros", "How the network sees past the image's edges: zeros (as it was trained) shows it a dark frame, "
+        "which the optimiser paints as a band along the edges; reflect or replicate continue the picture.",
+        choices=BORDERS)
+    average_decay: float = _setting(
+        0.0, "Show and return an average of the recent steps' images instead of the latest (0 = off; 0.9 "
+        "averages about the last 10 steps): it removes the flicker and speckle of single steps.",
+        low=0.0, high=0.999)
+    tile_size: int = _setting(
+        1024, "Scales larger than this many pixels a side are computed in overlapping tiles of about this "
+        "size, so memory stays bounded for big outputs (the picture is the same).", low=128, high=4096)
     pooling: str = _setting(
         "avg", "Pooling inside VGG: average pooling gives smoother gradients and nicer results "
         "(Gatys et al.); max is the network as trained.", choices=POOLINGS)
@@ -114,8 +134,8 @@ class Settings:
     device: str = _setting("auto", "Where to compute: auto picks CUDA, then Apple MPS, then CPU.",
                            choices=DEVICES)
     precision: str = _setting(
-        "auto", "Arithmetic for the network: auto uses bf16 on CUDA (losses stay fp32) and fp32 "
-        "elsewhere.", choices=PRECISIONS)
+        "auto", "Arithmetic for the network: auto uses bf16 on CUDA and on CPUs with bf16 instructions "
+        "(AVX512-BF16 or AMX; losses stay fp32), and fp32 elsewhere.", choices=PRECISIONS)
     max_seconds: float = _setting(
         0.0, "Wall-clock limit for the run in seconds (0 = none); the run then ends with the last "
         "good image.", low=0.0, high=86400.0)
@@ -139,6 +159,15 @@ class Settings:
             raise SettingsError("style_blend must not be all zeros.")
         if not self.weights.strip():
             raise SettingsError("weights must name a source (" + ", ".join(WEIGHT_SOURCES) + ") or a file.")
+
+    def layer_weights(self, finer: int = 0) -> dict[str, float]:
+        """Each style layer's share of the style loss (summing to one) at the scale `finer` scales above the
+        coarsest: the given weights (or equal ones), times fine_falloff per block of depth per finer scale."""
+        weights = self.style_layer_weights or [1.0] * len(self.style_layers)
+        weights = [w * self.fine_falloff ** (finer * (block_of(name) - 1))
+                   for name, w in zip(self.style_layers, weights)]
+        total = sum(weights) or 1.0
+        return {name: w / total for name, w in zip(self.style_layers, weights)}
 
     def deepest_layer_side(self) -> int:
         """The shortest image side the deepest layer in use can see (16 px for relu5_x)."""

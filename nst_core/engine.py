@@ -9,20 +9,20 @@ imports a UI.
 Where this departs from the textbook loop, and why:
 - Every loss term is relative to its target (see losses.py), so weights mean the same on every backbone
   and size, and L-BFGS sees a well-scaled problem instead of raw sums in the 1e10 range.
-- L-BFGS runs one function evaluation per `step()` without line search, guarded: a non-finite or
+- L-BFGS runs one function evaluation per `step()` without line search, guarded (guard.py): a non-finite or
   exploding loss, or a loss frozen for several steps, rolls back to the best image so far and restarts
   the optimiser's memory.
-- Coarse to fine: the run starts at a fraction of the size and enlarges its result, so big outputs keep
-  the large-scale structure a small one has, and early steps are cheap.
+- Coarse to fine (schedule.py): the run starts at a fraction of the size and enlarges its result, so big
+  outputs keep the large-scale structure a small one has, and early steps are cheap.
+- The image shown and returned can be an average of the recent steps (averaging.py), and scales bigger
+  than the tile size are computed in tiles (tiling.py), so memory stays bounded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import math
-import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -33,23 +33,17 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import color, cpu_memory
+from .averaging import IterateAverage
 from .backbones import SOURCES, VGGFeatures, load_backbone
-from .config import Settings, field_info
+from .config import Settings
 from .errors import ImageError, OutOfMemory, SettingsError
 from .features import FeatureExtractor, describe_device, pick_device
-from .images import ImageSource, decode_image, fitted_size, to_pil
+from .guard import GuardedOptimiser
+from .images import ImageSource, decode_image, to_pil
 from .losses import content_loss, make_style_loss, total_variation
+from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
 from .targets import Targets, prepare_targets, style_size
-
-log = logging.getLogger(__name__)
-
-MIN_SCALE_SIZE = 128  # coarse-to-fine never starts below this: VGG's deep layers need room
-MAX_SIDE = int(field_info("size")["high"])  # no image side, enlarged for a thin photo or not, beyond this
-LBFGS_HISTORY = 20  # each pair costs two image-sized buffers; 20 is plenty for this problem
-STALL_STEPS = 4  # this many identical losses in a row means the optimiser is stuck
-MAX_PIXEL_STEP = 0.3  # trust region: no step moves a pixel further than this (pixels span 0..1)
-MAX_FAILURES = 5  # rollbacks in a row before the run gives up and returns its best image
-BLOWUP = 100.0  # a loss this many times the best so far is a divergence (L-BFGS's early steps may overshoot 10x)
+from .tiling import Tiler, tiled_evaluation
 
 
 @dataclass(frozen=True)
@@ -71,6 +65,7 @@ class Progress:
     scale: int  # 1-based index of the coarse-to-fine scale
     scales: int
     device: str
+    tiles: int = 1  # how many tiles this scale is computed in (1: the whole image at once)
     preview: Image.Image | None = None
     done: bool = False
     message: str | None = None
@@ -87,29 +82,6 @@ def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, s
     return final.preview
 
 
-def plan_scales(content: tuple[int, int], settings: Settings) -> list[tuple[int, int]]:
-    """(width, height) of each scale, coarse to fine: halvings of the output down to MIN_SCALE_SIZE.
-
-    No side is ever below what the deepest layer in use can see (16 px for relu5_x): a very thin photo is
-    made longer instead, and the coarse scales stop where they would be too thin. A photo too thin for any
-    size up to MAX_SIDE is refused with one sentence.
-    """
-    need = settings.deepest_layer_side()
-    final = fitted_size(content, settings.size, min_short=need)
-    if max(final) > MAX_SIDE:
-        raise ImageError(
-            f"The photo is {content[0]}×{content[1]} pixels, too thin to stylize: its short side would be under "
-            f"the {need} px its deepest layer needs at any size up to {MAX_SIDE} px, so crop it.")
-    sizes = [final]
-    longest = settings.size
-    while settings.coarse_to_fine and longest // 2 >= MIN_SCALE_SIZE and len(sizes) < settings.iterations:
-        longest //= 2
-        if min(fitted_size(content, longest)) < need:
-            break
-        sizes.insert(0, fitted_size(content, longest))
-    return sizes
-
-
 def check_paintings(styles: list[Image.Image], output: tuple[int, int], settings: Settings) -> None:
     """Refuse, before any work, a painting too thin to be used at the output's size."""
     for painting in styles:
@@ -118,27 +90,6 @@ def check_paintings(styles: list[Image.Image], output: tuple[int, int], settings
                 f"The painting is {painting.size[0]}×{painting.size[1]} pixels, too thin to take a style from: "
                 f"its short side would be under the {settings.deepest_layer_side()} px the deepest layer needs, "
                 "so crop it.")
-
-
-def split_iterations(iterations: int, scales: int) -> list[int]:
-    """Steps per scale, each scale getting half the share of the one before (the final scale the rest).
-
-    A step at half the size costs a quarter, and coarse steps settle the large structures that fine
-    steps then only refine; measured on the real weights this halves the time of an equal split with
-    a better quality score (README, Performance).
-    """
-    weights = [2.0 ** (scales - 1 - i) for i in range(scales)]
-    share = [int(iterations * w / sum(weights)) for w in weights]
-    share[-1] += iterations - sum(share)
-    return share
-
-
-def eta_seconds(elapsed: float, work_done: float, work_total: float) -> float:
-    """Seconds left if the rest of the work goes at the pace so far. Work is pixels × steps: a step's cost
-    grows with its pixels, so a coarse step is a quarter of a fine one (a step count alone was 3x optimistic)."""
-    if work_done <= 0:
-        return 0.0
-    return elapsed / work_done * max(0.0, work_total - work_done)
 
 
 def resolve_backbone(settings: Settings) -> VGGFeatures:
@@ -207,28 +158,34 @@ class _Run:
         self.device_name = describe_device(device)
         if device.type == "cpu":
             cpu_memory.keep_freed_memory()  # steps reuse freed activations instead of page-faulting them in
-        self.extract = FeatureExtractor(model, device, settings.precision)
+        self.extract = FeatureExtractor(model, device, settings.precision, border=settings.border)
         self.style_loss = make_style_loss(settings.style_loss)
         self.content_img = content
         self.style_imgs = styles
         self.blend = blend
-        layer_weights = settings.style_layer_weights or [1.0] * len(settings.style_layers)
-        total = sum(layer_weights)
-        self.layer_weights = {name: w / total for name, w in zip(settings.style_layers, layer_weights)}
+        self.layer_weights = settings.layer_weights()  # at the coarsest scale; prepare_scale sets each scale's
         self.wanted = frozenset([settings.content_layer, *settings.style_layers])
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.targets: Targets | None = None
+        self.tiler: Tiler | None = None
         self.tensors: dict[str, Any] = {}
         self.divergences = 0
 
-    def prepare_scale(self, size: tuple[int, int]) -> Targets:
+    def prepare_scale(self, size: tuple[int, int], finer: int = 0) -> Targets:
+        """Targets, tiles and style layer weights for the scale `finer` scales above the coarsest."""
+        self.layer_weights = self.s.layer_weights(finer)
+        width, height = size
+        big = max(size) > self.s.tile_size
+        self.tiler = Tiler(height, width, self.s.tile_size, device=self.device) if big else None
         self.targets = prepare_targets(self.content_img, self.style_imgs, self.blend, size, self.s, self.extract,
-                                       self.style_loss)
+                                       self.style_loss, tiler=self.tiler)
         return self.targets
 
     def initial_image(self, targets: Targets) -> torch.Tensor:
-        if self.s.init == "content":
-            return targets.content.clone()
+        if self.s.init == "content" or (self.s.init == "recolored" and self.s.preserve_color != "none"):
+            return targets.content.clone()  # (keeping the photo's colours, there is nothing to recolour)
+        if self.s.init == "recolored":
+            return color.match_color(targets.content, targets.styles[0])
         shape = targets.content.shape
         if self.s.init == "noise":
             return torch.rand(shape, generator=self.generator).to(self.device)
@@ -253,32 +210,14 @@ class _Run:
         tv = total_variation(image) * s.tv_weight if s.tv_weight else torch.zeros((), device=image.device)
         return torch.stack([c + style + tv, c, style, tv, *per_layer])
 
-    def make_optimizer(self, image: torch.Tensor) -> torch.optim.Optimizer:
-        """A fresh optimiser; each divergence so far halves its step size so a restart cannot cycle."""
-        damping = 0.5 ** self.divergences
-        if self.s.optimizer == "adam":
-            return torch.optim.Adam([image], lr=self.s.learning_rate * damping)
-        # No early exits (tolerances 0): the guard in `optimise_scale` decides when progress has stopped.
-        return torch.optim.LBFGS([image], lr=damping, max_iter=1, history_size=LBFGS_HISTORY,
-                                 tolerance_grad=0.0, tolerance_change=0.0)
-
-    def limit_step(self, optimizer: torch.optim.Optimizer, x: torch.Tensor, before: torch.Tensor) -> None:
-        """Keep the step just taken inside the trust region.
-
-        L-BFGS's second step is scaled by curvature measured over its tiny first step and can be
-        enormous (loss x1e11 seen at style weight 1e5); it then wastes steps recovering, or yields NaN in
-        bf16. Shrinking the step, and L-BFGS's record of it (state["t"]), keeps its curvature pairs true.
-        Adam's pixels are simply kept in range.
-        """
-        with torch.no_grad():
-            if self.s.optimizer == "adam":
-                x.clamp_(0, 1)
-                return
-            biggest = (x - before).abs().max().item()
-            if biggest > MAX_PIXEL_STEP:
-                factor = MAX_PIXEL_STEP / biggest
-                x.copy_(before + (x - before) * factor)
-                optimizer.state[x]["t"] = optimizer.state[x]["t"] * factor
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """The loss terms at x (detached), with their gradient in x.grad: at once, or tile by tile."""
+        if self.tiler is not None:
+            return tiled_evaluation(x, self.tiler, self.extract, self.s, self.targets, self.style_loss,
+                                    self.layer_weights)
+        values = self.objective(x)
+        values[0].backward()
+        return values.detach()
 
     # --- the loop ------------------------------------------------------------------------------------
 
@@ -290,12 +229,12 @@ class _Run:
 
     def events(self, sizes: list[tuple[int, int]]) -> Iterator[Progress]:
         shares = split_iterations(self.s.iterations, len(sizes))
-        self.clock = _Clock(sizes, shares)
+        self.clock = Clock(sizes, shares)
         step = 0
         image: torch.Tensor | None = None
         for scale, (size, steps) in enumerate(zip(sizes, shares), start=1):
             try:
-                targets = self.prepare_scale(size)
+                targets = self.prepare_scale(size, finer=scale - 1)
                 if image is None:
                     image = self.initial_image(targets)
                 else:
@@ -323,64 +262,31 @@ class _Run:
     def optimise_scale(self, image: torch.Tensor, steps: int, step: int, scale: int, sizes: list[tuple[int, int]]
                        ) -> Generator[Progress, None, tuple[torch.Tensor, Progress, str | None]]:
         """Optimise one scale, yielding a Progress per step except the run's last, which it returns
-        (with the best image, and why the run stopped early if it did) so the caller can attach the image."""
+        (with the image to keep, and why the run stopped early if it did) so the caller can attach the image."""
         s = self.s
         x = image.detach().clone().contiguous().requires_grad_(True)
-        self.tensors["x"] = x
-        optimizer = self.make_optimizer(x)
-        best_loss, best = math.inf, x.detach().clone()
-        self.tensors["best"] = best
-        previous, frozen, failures = None, 0, 0
-        terms = torch.zeros(())
+        guard = GuardedOptimiser(x, s.optimizer, s.learning_rate, self.divergences)
+        average = IterateAverage(x, s.average_decay) if s.average_decay else None
+        self.tensors.update(x=x, guard=guard, average=average)
         names = list(self.layer_weights)
         height, width = x.shape[-2:]
-
-        def closure() -> torch.Tensor:
-            nonlocal terms
-            optimizer.zero_grad(set_to_none=True)
-            with torch.enable_grad():
-                values = self.objective(x)
-                values[0].backward()
-            terms = values.detach()
-            return values[0]
-
         for _ in range(steps):
-            evaluated = x.detach().clone()  # the point whose loss this step measures
-            optimizer.step(closure)
-            self.limit_step(optimizer, x, evaluated)
-            values = terms.tolist()  # the step's only host sync
             step += 1
-            loss = values[0]
-            message = None
-            if not math.isfinite(loss) or loss > BLOWUP * best_loss:
-                what = "a non-finite loss" if not math.isfinite(loss) else "a diverging loss"
-                self.divergences += 1
-                failures += 1
-                message = f"Step {step}: {what}; rolled back to the last good image and restarted the optimiser."
-            else:
-                failures = 0
-                if loss < best_loss:
-                    best_loss = loss
-                    best.copy_(evaluated)
-                frozen = frozen + 1 if previous is not None and abs(loss - previous) <= 1e-9 * abs(loss) else 0
-                previous = loss
-                if frozen >= STALL_STEPS:
-                    message = f"Step {step}: the loss stopped changing; restarted the optimiser from the best image."
-            if message:
-                log.warning(message)
-                x.data.copy_(best)
-                optimizer = self.make_optimizer(x)
-                previous, frozen = None, 0
+            values, message = guard.step(lambda: self.evaluate(x), step)
+            self.divergences = guard.divergences
+            if average is not None:
+                average.update(x)
             elapsed, eta = self.clock.tick(scale)
             stopped = None
             if s.max_seconds and elapsed >= s.max_seconds:
                 stopped = f"Stopped at the {s.max_seconds:g} s time limit after {step} steps."
-            elif failures >= MAX_FAILURES:
+            elif guard.gave_up:
                 stopped = (f"Stopped after {step} steps: the loss stays non-finite even after rolling back; "
                            "lower the weights or use fp32.")
             last_of_run = stopped is not None or step == s.iterations
             # Step 1 too: on a slow CPU the first picture should come in seconds, not after N steps.
-            wants_preview = step % s.preview_every == 0 or step == 1
+            wants_preview = (step % s.preview_every == 0 or step == 1) and not last_of_run
+            shown = average.get() if average is not None else x
             event = Progress(
                 step=step, total=s.iterations,
                 loss=_finite(values[0]), content_loss=_finite(values[1]), style_loss=_finite(values[2]),
@@ -388,14 +294,15 @@ class _Run:
                 style_layer_losses=MappingProxyType({n: _finite(v) for n, v in zip(names, values[4:])}),
                 elapsed=elapsed, rate=step / elapsed if elapsed > 0 else 0.0, eta=eta,
                 size=(width, height), output_size=sizes[-1], scale=scale, scales=len(sizes), device=self.device_name,
-                preview=self.display(x) if wants_preview and not last_of_run else None,
-                message=message)
+                tiles=len(self.tiler.tiles) if self.tiler else 1,
+                preview=self.display(shown) if wants_preview else None, message=message)
             if last_of_run:
                 break
             yield event
-        # The best evaluated point; the step just taken is unevaluated, so it is only used if nothing was.
-        result = best if math.isfinite(best_loss) else x.detach()
-        return result.clone(), event, stopped
+        # The average of the steps when averaging (a rolled-back run gave up: its best image instead), else
+        # the best evaluated point.
+        keep = average.get() if average is not None and not guard.gave_up else guard.result()
+        return keep.clone(), event, stopped
 
     def release(self) -> None:
         self.targets = None
@@ -406,22 +313,6 @@ class _Run:
             gc.collect()
             with contextlib.suppress(RuntimeError):
                 torch.cuda.empty_cache()
-
-
-class _Clock:
-    """Elapsed time and the ETA of a run, counting work as pixels × steps per scale."""
-
-    def __init__(self, sizes: list[tuple[int, int]], shares: list[int]) -> None:
-        self.start = time.perf_counter()
-        self.pixels = [w * h for w, h in sizes]
-        self.total = sum(p * n for p, n in zip(self.pixels, shares))
-        self.done = 0.0
-
-    def tick(self, scale: int) -> tuple[float, float]:
-        """One step at `scale` (1-based) is done: (elapsed, eta) in seconds."""
-        self.done += self.pixels[scale - 1]
-        elapsed = time.perf_counter() - self.start
-        return elapsed, eta_seconds(elapsed, self.done, self.total)
 
 
 def _finite(value: float) -> float:

@@ -67,9 +67,32 @@ def describe_device(device: torch.device) -> str:
     return device.type
 
 
-def uses_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 where asked, and by default on CUDA (Tensor Cores); fp32 elsewhere (emulated bf16 is slow)."""
-    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+# CPU flags (Linux /proc/cpuinfo names) of instructions that do bf16 arithmetic natively. Without them bf16 is
+# emulated: measured ~30x slower than fp32 on an AVX2-only EPYC, and 1.7x faster with AVX512-BF16.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them; empty where there is no /proc/cpuinfo (macOS, Windows)."""
+    try:
+        with open(cpuinfo) as f:
+            line = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return frozenset()
+    return frozenset(line.partition(":")[2].split())
+
+
+def native_bf16_cpu(flags: frozenset[str] | None = None) -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), from its flags."""
+    return bool((cpu_flags() if flags is None else flags) & NATIVE_BF16_FLAGS)
+
+
+def uses_bf16(precision: str, device: torch.device, *, flags: frozenset[str] | None = None) -> bool:
+    """bf16 where asked; by default on CUDA (Tensor Cores) and on a CPU that has bf16 instructions; fp32
+    elsewhere (emulated bf16 is far slower than fp32)."""
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cuda" or (device.type == "cpu" and native_bf16_cpu(flags))
 
 
 class FeatureExtractor:
@@ -79,9 +102,11 @@ class FeatureExtractor:
     next run on the same device).
     """
 
-    def __init__(self, backbone: VGGFeatures, device: torch.device, precision: str = "auto") -> None:
+    def __init__(self, backbone: VGGFeatures, device: torch.device, precision: str = "auto",
+                 border: str = "zeros") -> None:
         self.backbone = backbone.to(device)
         self.device = device
+        self.border = border
         self.bf16 = uses_bf16(precision, device)
         self.channels_last = device.type in ("cuda", "cpu")
         if self.channels_last:
@@ -92,7 +117,7 @@ class FeatureExtractor:
         if self.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            return self.backbone(image, frozenset(layers))
+            return self.backbone(image, frozenset(layers), border=self.border)
 
 
 def activations(image: Image.Image | torch.Tensor, layers: Iterable[str], *, backbone: VGGFeatures | None = None,

@@ -2,7 +2,8 @@
 
 Colour preservation happens here (Gatys et al. 2016): in luminance mode the photo and the paintings are
 reduced to their brightness before their features are taken; in histogram mode the paintings are recoloured
-to the photo's palette first.
+to the photo's palette first. At a tiled scale (tiling.py) the photo's and the paintings' features are taken
+a tile at a time, one style layer after another, so no image's features are ever all in memory at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .config import Settings
 from .features import FeatureExtractor
 from .images import fitted_size, resize_to, to_tensor
 from .losses import StyleLoss
+from .tiling import Tiler, blended_features, tile_features
 
 MIN_STYLE_SIZE = 32  # a painting is never shrunk below this, whatever the style scale
 
@@ -40,8 +42,9 @@ def style_size(painting: tuple[int, int], longest: int, settings: Settings) -> t
 
 
 def prepare_targets(content: Image.Image, styles: list[Image.Image], blend: list[float], size: tuple[int, int],
-                    settings: Settings, extractor: FeatureExtractor, style_loss: StyleLoss) -> Targets:
-    """Targets for an output of `size` (width, height)."""
+                    settings: Settings, extractor: FeatureExtractor, style_loss: StyleLoss,
+                    tiler: Tiler | None = None) -> Targets:
+    """Targets for an output of `size` (width, height); in tiles where `tiler` (the output's tiles) is given."""
     device = extractor.device
     photo = to_tensor(resize_to(content, size)).to(device)
     paintings = [to_tensor(resize_to(img, style_size(img.size, max(size), settings))).to(device) for img in styles]
@@ -52,8 +55,15 @@ def prepare_targets(content: Image.Image, styles: list[Image.Image], blend: list
         if settings.preserve_color == "histogram":
             paintings = [color.match_color(p, photo) for p in paintings]
         optimised = photo
+    if tiler is not None:
+        content_features = blended_features(extractor, tiler, optimised, settings.content_layer)
+    else:
+        with torch.no_grad():
+            content_features = extractor(optimised, [settings.content_layer])[settings.content_layer].detach()
+    if any(max(p.shape[-2:]) > settings.tile_size for p in paintings):
+        style = tiled_style(paintings, blend, settings, extractor, style_loss)
+        return Targets(optimised, photo, content_features, style, paintings)
     with torch.no_grad():
-        content_features = extractor(optimised, [settings.content_layer])[settings.content_layer].detach()
         per_layer: dict[str, list[torch.Tensor]] = {name: [] for name in settings.style_layers}
         for painting in paintings:
             found = extractor(painting, settings.style_layers)
@@ -62,3 +72,21 @@ def prepare_targets(content: Image.Image, styles: list[Image.Image], blend: list
             del found
         style = {name: style_loss.target(features, blend) for name, features in per_layer.items()}
     return Targets(optimised, photo, content_features, style, paintings)
+
+
+def tiled_style(paintings: list[torch.Tensor], blend: list[float], settings: Settings, extractor: FeatureExtractor,
+                style_loss: StyleLoss) -> dict[str, Any]:
+    """Style targets where a painting is too big to run at once: each layer from disjoint tiles, every tile
+    weighted by its share of its painting's positions (exact for the additive losses' statistics)."""
+    style = {}
+    for name in settings.style_layers:
+        features, weights = [], []
+        for painting, share in zip(paintings, blend):
+            height, width = painting.shape[-2:]
+            tiler = Tiler(height, width, settings.tile_size, overlap=0, device=painting.device)
+            parts = tile_features(extractor, tiler, painting, name)
+            total = sum(part[0, 0].numel() for part in parts)
+            features += parts
+            weights += [share * part[0, 0].numel() / total for part in parts]
+        style[name] = style_loss.target(features, weights)
+    return style

@@ -126,6 +126,11 @@ CONTROLS: tuple[Control, ...] = (
     Control("preview_every", "Preview every N steps", "slider", "preview_every", 1, 100, 1, "advanced"),
     Control("show_layer_losses", "Show each style layer's loss", "checkbox", group="chart", default=False),
     Control("style_loss", "Style loss", "radio", "style_loss", group="advanced"),
+    Control("fine_falloff", "Fine scales refine (falloff per layer block)", "slider", "fine_falloff", 0, 1, 0.05,
+            "layers"),
+    Control("border", "Image edges", "radio", "border", group="advanced"),
+    Control("average_decay", "Average of recent steps (decay)", "slider", "average_decay", 0, 0.99, 0.01,
+            "advanced"),
 )
 BY_NAME = {c.name: c for c in CONTROLS}
 API_NAMES = [c.name for c in CONTROLS]

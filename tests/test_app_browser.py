@@ -173,3 +173,21 @@ def test_projector_shows_the_result_at_the_panels_size(app_server, shared_images
         page.wait_for_function("() => document.querySelector('#result img')?.complete", timeout=15_000)
         assert picture_fill(page) > 0.9
         screenshot(page, "projector.png")
+
+
+def test_compare_two_style_losses_with_the_slider(page, shared_images):
+    add_photo_and_painting(page, shared_images)
+    set_slider(page, "Output size (px)", 64)
+    set_slider(page, "Iterations", 4)
+    page.locator("#compare").get_by_text("Compare two style losses").click()
+    page.locator("#compare-right").get_by_text("w2", exact=True).click()
+    page.click("#compare-run")
+    page.wait_for_selector("#compare-run[disabled]", timeout=10_000)  # off while the comparison runs
+    page.wait_for_function("() => (document.querySelector('#compare-status')?.innerText || '').includes('Done.')",
+                           timeout=180_000)
+    status = page.locator("#compare-status").inner_text()
+    assert "gram" in status and "w2" in status and "ms a step" in status, status
+    page.wait_for_selector("#compare-run:not([disabled])", timeout=15_000)
+    sources = page.locator("#compare-slider img").evaluate_all("els => els.map(e => e.src)")
+    assert len(set(sources)) == 2, sources  # two different pictures, one each side of the slider
+    screenshot(page, "compare.png")

@@ -387,3 +387,24 @@ def test_path_traversal_probes_do_not_return_files(app_server):  # noqa: F811
                  f"/gradio_api/file={app_server.log_path}"):
         response = httpx.get(app_server.url + path, timeout=10)
         assert response.status_code in (403, 404), (path, response.status_code)
+
+
+# --- comparing two style losses ----------------------------------------------------------------------------
+
+def test_two_style_losses_compare_on_the_same_photo_and_seed(client, photos):
+    job = client.submit(handle_file(photos["content"]), handle_file(photos["style"]), 4, 64, seed=3,
+                        preview_every=1, left_loss="gram", right_loss="sliced", api_name="/compare_losses")
+    wait_job(job, 120)
+    (left, right), status = job.result()
+    assert status.startswith("Done.") and "**gram**" in status and "**sliced**" in status and "ms a step" in status
+    with Image.open(left) as a, Image.open(right) as b:
+        assert a.size == b.size and max(a.size) == 64
+        assert a.tobytes() != b.tobytes()
+    streamed = [s for s in statuses(job.outputs()) if "Step" in s]
+    assert any(s.startswith("**Left: gram**") for s in streamed) and any(s.startswith("**Right: sliced**")
+                                                                           for s in streamed)
+    with pytest.raises(Exception) as caught:
+        client.predict(handle_file(photos["content"]), handle_file(photos["style"]), 2, 64, left_loss="gram",
+                       right_loss="mean", api_name="/compare_losses")
+    message = str(caught.value)  # Gradio's own check of a radio's choices, as for every radio of the tab
+    assert "'mean'" in message and "not in the list of choices" in message and "Traceback" not in message

@@ -79,3 +79,38 @@ def test_allocator_bench_compares_glibc_default_with_kept_memory():
     rows = table_rows(result.stdout)
     assert [(r[0], r[1]) for r in rows] == [("64", "glibc default"), ("64", "freed memory kept")]
     assert all(float(r[2]) > 0 for r in rows) and rows[0][5] == "1.00x"
+
+
+def test_picture_bench_quick_mode_writes_its_table_sheets_and_plot(shared_images, tmp_path):
+    """The CI smoke test of `python -m bench.pictures --quick`: one pair at 64 px, every method, untrained."""
+    out = tmp_path / "pictures"
+    result = bench("bench.pictures", "--quick", "--weights", "untrained", "--out", str(out))
+    rows = {row[0]: row for row in table_rows(result.stdout) if len(row) == 9}
+    assert set(rows) == {"(the photo)", "textbook", "peer settings", "before", "defaults"}
+    assert rows["(the photo)"][3] == "1.000" and rows["(the photo)"][5] == "1.000"  # the photo's own distances
+    report = json.loads((out / "results.json").read_text())
+    assert set(report["steps"]) == {"textbook", "peer settings", "before", "defaults"} and report["size"] == 64
+    # Methods whose steps do the same work share one cost measurement, so they get the same budget in steps.
+    assert report["costs_ms"]["before"] == report["costs_ms"]["defaults"] or \
+        report["methods"]["defaults"] != {}
+    for name in ("sheet-textbook.jpg", "sheet-peer_settings.jpg", "sheet-before.jpg", "sheet-defaults.jpg",
+                 "panel.jpg", "pareto.png"):
+        assert (out / name).stat().st_size > 2000, name
+    assert "defaults vs before: better on both measures on the mean:" in result.stdout
+
+
+def test_large_bench_measures_tiled_and_untiled_rows_in_fresh_processes(tmp_path):
+    out = tmp_path / "large.json"
+    result = bench("bench.large", "--weights", "untrained", "--sizes", "160", "--tile-sizes", "128", "1024",
+                   "--steps", "2", "--json", str(out))
+    rows = json.loads(out.read_text())
+    assert [(r["size"], r["tile_size"], r["tiles"]) for r in rows] == [(160, 128, 2), (160, 1024, 1)]
+    assert all(r["s_per_step"] > 0 and r["peak_gib"] > 0.1 and r["output"] == [160, 120] for r in rows)
+    assert len(table_rows(result.stdout)) == 2
+
+
+def test_style_loss_bench_prints_every_loss_against_gram():
+    result = bench("bench.style_losses", "--weights", "untrained", "--sizes", "48", "--steps", "1", "--rounds", "1")
+    rows = table_rows(result.stdout)
+    assert [(r[0], r[1]) for r in rows] == [("48", "gram"), ("48", "w2"), ("48", "sliced")]
+    assert rows[0][3] == "1.00x" and all(float(r[2]) > 0 and float(r[4]) >= 0 for r in rows)

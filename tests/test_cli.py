@@ -100,3 +100,20 @@ def test_real_weights_starry_tubingen(real_weights, shared_images, tmp_path):
                  "--iterations", "30", "-o", str(out), env={"NST_WEIGHTS": str(real_weights)})
     assert result.returncode == 0, result.stderr
     assert read_recipe(out)["settings"]["weights"] == "file:vgg16-caffe-features.pth"
+
+
+@pytest.mark.parametrize("loss", ["w2", "sliced"])
+def test_each_style_loss_is_a_flag(tmp_path, photo, loss):
+    out = tmp_path / f"{loss}.png"
+    result = cli(str(photo), "stained_glass", "--weights", "untrained", "--size", "48", "--iterations", "3",
+                 "--style-loss", loss, "--border", "reflect", "--average-decay", "0.9", "--fine-falloff", "0.5",
+                 "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    used = read_recipe(out)["settings"]
+    assert used["style_loss"] == loss and used["border"] == "reflect" and used["average_decay"] == 0.9
+    assert used["fine_falloff"] == 0.5
+
+
+def test_help_names_the_style_losses():
+    result = cli("--help")
+    assert "{gram,w2,sliced}" in result.stdout and "Wasserstein" in result.stdout and "--tile-size" in result.stdout

@@ -11,7 +11,7 @@ def test_defaults_are_valid_and_match_field_helpers():
     s = Settings()
     assert s.optimizer == "lbfgs" and s.content_layer == "relu4_2"
     assert "Raise it" in field_info("style_weight")["help"] and field_info("style_weight")["useful"] == (1, 1000)
-    assert field_info("style_loss")["choices"] == ("gram",)
+    assert field_info("style_loss")["choices"] == ("gram", "w2", "sliced")
 
 
 @pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Settings)

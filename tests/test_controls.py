@@ -14,8 +14,10 @@ from studio.controls import CONTROLS, RESTORABLE
 from studio.limits import Limits
 
 # Settings a visitor does not set: the server decides them, or they have no control yet.
+# tile_size: the studio's size limit (NST_MAX_SIZE, 1024 by default) keeps every scale untiled; a host who
+# raises it gets tiles of the default size, which bounds the server's memory; a visitor has no reason to move it.
 NOT_CONTROLS = {"learning_rate", "coarse_to_fine", "pooling", "weights_convention", "device", "precision",
-                "max_seconds", "style_blend"}
+                "max_seconds", "style_blend", "tile_size"}
 
 
 def test_every_setting_has_one_control_or_is_named_as_server_side():
@@ -46,7 +48,8 @@ def test_restored_values_make_the_same_settings_again():
     chosen = Settings(iterations=321, size=320, style_weight=300.0, content_weight=0.5, tv_weight=0.01,
                       content_layer="relu3_2", style_layers=("relu1_1", "relu3_1"), style_layer_weights=(2.0, 0.5),
                       optimizer="adam", init="noise", seed=9, preserve_color="histogram", style_scale=1.5,
-                      weights="untrained", preview_every=5)
+                      weights="untrained", preview_every=5, style_loss="sliced", fine_falloff=0.3,
+                      border="reflect", average_decay=0.9)
     again = controls.settings_from(values_for(chosen), Limits())
     # The weights travel as log10 to three decimals, what the sliders show.
     assert again.style_weight == pytest.approx(300.0, rel=1e-3) and again.content_weight == pytest.approx(0.5, rel=1e-3)

@@ -10,9 +10,10 @@ from PIL import Image
 from nst_core import Settings, stylize, stylize_iter
 from nst_core.backbones import CAFFE, VGGFeatures
 from nst_core.color import rgb_to_yiq
-from nst_core.engine import _Clock, _Run, eta_seconds, plan_scales, split_iterations
+from nst_core.engine import _Run
 from nst_core.errors import ImageError, OutOfMemory, SettingsError
 from nst_core.images import to_tensor
+from nst_core.schedule import Clock, eta_seconds, plan_scales, split_iterations
 
 from .conftest import tiny_backbone
 
@@ -79,8 +80,10 @@ def test_same_seed_same_picture_whatever_the_global_rng(content_img, style_img, 
 
 def test_init_modes_start_differently(content_img, style_img, tiny):
     starts = {init: run(content_img, style_img, tiny, iterations=1, init=init)[0].content_loss
-              for init in ("content", "noise", "style")}
+              for init in ("content", "recolored", "noise", "style")}
     assert starts["content"] == 0.0 and starts["noise"] > 0 and starts["style"] > 0
+    # The photo recoloured keeps its layout: much closer to the photo's content than noise.
+    assert 0 < starts["recolored"] < 0.5 * starts["noise"]
 
 
 class NaNOnce(VGGFeatures):
@@ -91,8 +94,8 @@ class NaNOnce(VGGFeatures):
         self.load_state_dict(base.state_dict())
         self.calls, self.bad_call = 0, bad_call
 
-    def forward(self, image, wanted):
-        feats = super().forward(image, wanted)
+    def forward(self, image, wanted, **options):
+        feats = super().forward(image, wanted, **options)
         if image.requires_grad:
             self.calls += 1
             if self.calls == self.bad_call:
@@ -183,8 +186,8 @@ def test_the_eta_counts_a_coarse_step_as_a_quarter_of_a_fine_one(monkeypatch):
     """Before, the ETA was steps left / steps per second: at the end of the coarse scale of a 256 px run it
     said 2 s where 8 s were left (the fine steps cost four times as much)."""
     now = iter(range(100))
-    monkeypatch.setattr("nst_core.engine.time.perf_counter", lambda: float(next(now)))
-    clock = _Clock([(128, 96), (256, 192)], [4, 2])  # reads 0 s
+    monkeypatch.setattr("nst_core.schedule.time.perf_counter", lambda: float(next(now)))
+    clock = Clock([(128, 96), (256, 192)], [4, 2])  # reads 0 s
     readings = [clock.tick(1) for _ in range(4)]  # 1 s per coarse step
     assert readings[-1] == (4.0, pytest.approx(8.0))
     assert clock.tick(2) == (5.0, pytest.approx(5 / 8 * 4))
@@ -285,8 +288,8 @@ def test_the_same_settings_give_the_same_picture_on_rescaled_backbones(content_i
 
 def test_a_loss_that_stays_non_finite_ends_the_run_with_a_message(content_img, style_img):
     class AlwaysNaN(NaNOnce):
-        def forward(self, image, wanted):
-            feats = VGGFeatures.forward(self, image, wanted)
+        def forward(self, image, wanted, **options):
+            feats = VGGFeatures.forward(self, image, wanted, **options)
             return {k: v * float("nan") for k, v in feats.items()} if image.requires_grad else feats
 
     events = run(content_img, style_img, AlwaysNaN(tiny_backbone(), 0), iterations=50)

@@ -54,8 +54,9 @@ def status_line(event: Progress) -> str:
         memory = f" · GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
     head = "**Done**" if event.done else f"Step **{event.step}/{event.total}**"
     eta = "" if event.done else f" · about {event.eta:.0f} s to go"
+    tiles = f" in {event.tiles} tiles" if event.tiles > 1 else ""
     text = (f"{head} · {event.rate:.2f} steps/s · {event.elapsed:.0f} s{eta} · {event.size[0]}×{event.size[1]} "
-            f"(scale {event.scale} of {event.scales}) · {event.device}{memory}")
+            f"(scale {event.scale} of {event.scales}{tiles}) · {event.device}{memory}")
     if event.message:
         text += f"\n\n{event.message}"
     return text
@@ -246,12 +247,15 @@ def build(limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsa
     if gallery:
         gr.Examples([[path] for path, _ in gallery[:4]], inputs=[made["style"]], label="Example paintings",
                     cache_examples=False)
+    ordered = [made[c.name] for c in CONTROLS]
+    from . import compare  # it builds on this module's handlers: imported here, where the tab is ready
+
+    compare.build(tab, ordered)
 
     def pick_style(evt: gr.SelectData) -> str:
         return gallery[evt.index][0]
 
     styles_gallery.select(pick_style, None, made["style"], api_visibility="private")
-    ordered = [made[c.name] for c in CONTROLS]
 
     def stylize(*values: Any) -> Iterator[tuple]:
         *values, request = values  # Gradio passes the request where the signature below says
