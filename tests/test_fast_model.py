@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import pickle
 import zipfile
 
 import pytest
@@ -98,12 +97,12 @@ def test_save_load_round_trip_is_small_safe_and_faithful(tmp_path):
     model = FastModel(net, meta, painting)
     save_model(model, path)
     assert model.source == "model.pt" and len(model.digest) == 64
-    assert path.stat().st_size < 1_000_000  # fp16 weights and a 256 px painting
+    assert path.stat().st_size < 1_500_000  # fp16 weights and a 512 px painting
     raw = torch.load(path, weights_only=True)  # nothing but tensors, numbers and strings
     assert raw["format"] == "nst-fast-1"
     loaded = load_model(path)
     assert loaded.meta == meta and loaded.net.width == "slim" and loaded.digest == model.digest
-    assert loaded.painting.size == (256, 171)
+    assert loaded.painting.size == (300, 200) and loaded.painting.tobytes() == painting.tobytes()
     assert style_digest(painting) == style_digest(painting.copy()) != style_digest(painting.rotate(180))
     x = torch.rand(1, 3, 40, 48)
     with torch.no_grad():
@@ -121,7 +120,7 @@ class RunsCode:
 def test_anything_else_is_one_sentence(payload, tmp_path):
     if payload == "pickle":  # torch.save of an object that runs code when unpickled: weights_only refuses it
         buffer = io.BytesIO()
-        torch.save({"format": "nst-fast-1", "evil": RunsCode()}, buffer, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+        torch.save({"format": "nst-fast-1", "evil": RunsCode()}, buffer)
         payload = buffer.getvalue()
     elif payload == "zip":
         buffer = io.BytesIO()

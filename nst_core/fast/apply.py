@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from .. import __version__
-from ..config import field_info
+from ..config import Settings, field_info
 from ..errors import ImageError
 from ..gallery import STYLES_DIR
 from ..images import ImageSource, decode_image, fitted_size, resize_to, to_pil, to_tensor
@@ -109,3 +109,17 @@ def fast_recipe(model: FastModel, photo: Image.Image, result: Image.Image) -> di
             "fast_model": {"file": model.source, "sha256": model.digest, "style": model.style,
                            "teacher": meta.get("teacher"), "width": model.net.width, "steps": meta.get("steps_done")},
             "content_size": list(photo.size), "output_size": list(result.size)}
+
+
+def instant_preview(content: Image.Image, styles: list[Image.Image], settings: Settings
+                    ) -> tuple[Image.Image, dict[str, Any]] | None:
+    """A shipped network's picture of what the engine is about to make, with its recipe, or None where none
+    fits: one painting that a shipped model was trained on, in colour (a network cannot keep the photo's)."""
+    if len(styles) != 1 or settings.preserve_color != "none":
+        return None
+    path = model_for_painting(styles[0])
+    if path is None:
+        return None
+    model = MODELS.get(path)
+    picture = stylize_fast(model, content, settings.size)
+    return picture, fast_recipe(model, content, picture)

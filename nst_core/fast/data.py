@@ -55,6 +55,12 @@ class PhotoSet:
     skipped: list[str] = field(default_factory=list)  # files that were not usable photos
     targets: list[torch.Tensor] | None = None  # (3, H, W) uint8, aligned with `pixels`
 
+    @classmethod
+    def of(cls, named: Sequence[tuple[str, Image.Image]], keep_side: int) -> PhotoSet:
+        """Photos already decoded (the studio's: the visitor's own), each shrunk to `keep_side`."""
+        return cls([name for name, _ in named], [to_pixels(shrink(image.convert("RGB"), keep_side))
+                                                 for _, image in named])
+
     def __len__(self) -> int:
         return len(self.pixels)
 
@@ -102,8 +108,7 @@ class PhotoSet:
         return as_batch(photos), as_batch(targets) if self.targets is not None else None
 
 
-def load_photos(folder: str | Path, *, keep_side: int = 512, exclude: Sequence[str] = (),
-                min_side: int = 32) -> PhotoSet:
+def load_photos(folder: str | Path, *, keep_side: int = 512, min_side: int = 32) -> PhotoSet:
     """Every usable photo in `folder` (not its subfolders, not hidden files), in name order.
 
     A file that does not decode, or whose short side is under `min_side`, is skipped and counted. Raises
@@ -112,10 +117,8 @@ def load_photos(folder: str | Path, *, keep_side: int = 512, exclude: Sequence[s
     root = Path(folder)
     if not root.is_dir():
         raise NSTError(f"There is no folder of photos at {root.name or str(root)!r}.")
-    names, pixels, skipped = [], [], []
+    usable, skipped = [], []
     for path in sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")):
-        if path.name in exclude:
-            continue
         try:
             image = decode_image(path)
             if min(image.size) < min_side:
@@ -124,11 +127,12 @@ def load_photos(folder: str | Path, *, keep_side: int = 512, exclude: Sequence[s
             log.warning("skipped %s: %s", path.name, error)
             skipped.append(path.name)
             continue
-        names.append(path.name)
-        pixels.append(to_pixels(shrink(image, keep_side)))
-    if not pixels:
+        usable.append((path.name, image))
+    if not usable:
         raise NSTError(f"The folder {root.name!r} holds no usable photo ({len(skipped)} files skipped).")
-    return PhotoSet(names, pixels, skipped)
+    photos = PhotoSet.of(usable, keep_side)
+    photos.skipped = skipped
+    return photos
 
 
 Opener = Callable[..., Any]

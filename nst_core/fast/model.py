@@ -13,12 +13,13 @@ took twice as long per frame, and channels-last memory or a hand-written instanc
 
 A model file is a plain `torch.save` of tensors, numbers and strings, read with `weights_only=True` (no
 pickled code runs on load): the weights in fp16 (half the size; the network runs in fp32), the metadata
-(style, teacher, training settings, time, photos) and the painting it learnt, small, so that a model can be
-refined or retrained without its painting at hand. This module knows nothing about training or the studio.
+(style, teacher, training settings, time, photos) and the painting it learnt as a 512 px PNG, so that a result
+can be refined by the engine without the painting at hand. This module knows nothing about training or the studio.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -26,19 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ..errors import NSTError
+from ..errors import ImageError, NSTError
+from ..images import decode_image
 
 FORMAT = "nst-fast-1"
 # (channels after the first conv, after the first and second downsampling, residual blocks, kernel at the ends)
 WIDTHS = {"full": (32, 64, 128, 5, 9), "slim": (12, 24, 48, 3, 5)}
 MULTIPLE = 4  # two stride-2 convolutions: sides are padded to a multiple of this and cropped back
 MIN_SIDE = 8  # the innermost reflection padding needs two pixels after the two halvings
+PAINTING_SIDE = 512  # the painting inside a model: enough to refine a 512 px result with
 MAX_MODEL_BYTES = 64 * 1024 * 1024  # a full model is ~3.5 MB; anything far larger is not ours
 
 
@@ -127,29 +129,37 @@ def style_digest(painting: Image.Image) -> str:
     return hashlib.sha256(f"{rgb.size}".encode() + rgb.tobytes()).hexdigest()
 
 
-def painting_thumbnail(painting: Image.Image, longest: int = 256) -> torch.Tensor:
-    """The painting kept inside a model file: (H, W, 3) uint8, at most `longest` px a side."""
+def painting_png(painting: Image.Image, longest: int = PAINTING_SIDE) -> torch.Tensor:
+    """The painting kept inside a model file: PNG bytes as a uint8 tensor (weights_only reads tensors)."""
     small = painting.convert("RGB")
     small.thumbnail((longest, longest), Image.Resampling.LANCZOS)
-    return torch.from_numpy(np.asarray(small, dtype=np.uint8).copy())
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
 
 
-def save_model(model: FastModel, target: str | Path) -> None:
-    """Write a small model file (fp16 weights, metadata as JSON text, the painting as uint8 pixels), under a
-    temporary name first, so a reader never sees half a model; `model` learns its file's name and digest."""
+def model_bytes(model: FastModel) -> bytes:
+    """A model file's contents: fp16 weights, metadata as JSON text, the painting as PNG bytes."""
     weights = {k: v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()
                for k, v in model.net.state_dict().items()}
     payload = {"format": FORMAT, "width": model.net.width, "weights": weights,
                "meta": json.dumps(model.meta, sort_keys=True)}
     if model.painting is not None:
-        payload["painting"] = painting_thumbnail(model.painting)
+        payload["painting_png"] = painting_png(model.painting)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def save_model(model: FastModel, target: str | Path) -> None:
+    """Write a small model file under a temporary name first, so a reader never sees half a model; `model`
+    learns its file's name and digest."""
+    data = model_bytes(model)
     path = Path(target)
     staging = path.with_name(path.name + ".part")
-    staging.write_bytes(buffer.getvalue())
+    staging.write_bytes(data)
     staging.replace(path)
-    model.source, model.digest = path.name, hashlib.sha256(buffer.getvalue()).hexdigest()
+    model.source, model.digest = path.name, hashlib.sha256(data).hexdigest()
 
 
 def load_model(source: str | Path | bytes) -> FastModel:
@@ -180,10 +190,10 @@ def load_model(source: str | Path | bytes) -> FastModel:
         meta = json.loads(payload.get("meta") or "{}")
     except (RuntimeError, AttributeError, TypeError, ValueError):
         raise ModelError("That model file is damaged: its weights do not fit the network.") from None
-    painting = payload.get("painting")
     picture = None
-    if isinstance(painting, torch.Tensor) and painting.dtype == torch.uint8 and painting.ndim == 3 \
-            and painting.shape[-1] == 3:
-        picture = Image.fromarray(painting.numpy(), "RGB")
+    painting = payload.get("painting_png")
+    if isinstance(painting, torch.Tensor) and painting.dtype == torch.uint8 and painting.ndim == 1:
+        with contextlib.suppress(ImageError):  # a model without its painting still stylizes
+            picture = decode_image(painting.numpy().tobytes())
     net.eval()
     return FastModel(net, meta if isinstance(meta, dict) else {}, picture, name, hashlib.sha256(source).hexdigest())

@@ -62,19 +62,19 @@ class TrainSettings:
                             "learns to reproduce those pictures.", choices=TEACHERS)
     width: str = _setting("slim", "Network width: slim runs in real time on a CPU, full is Johnson's original.",
                           choices=tuple(WIDTHS))
-    steps: int = _setting(1500, "Training steps (batches).", low=1, high=1_000_000)
-    batch: int = _setting(4, "Crops per step.", low=1, high=64)
-    crop: int = _setting(160, "Side of the square training crops in pixels (128-192 trains quickly on a CPU).",
-                         low=32, high=1024)
-    learning_rate: float = _setting(1e-3, "Adam's step size.", low=1e-6, high=1.0)
+    steps: int = _setting(1000, "Training steps (batches).", low=1, high=1_000_000)
+    batch: int = _setting(2, "Crops per step (Johnson et al.: 4).", low=1, high=64)
+    crop: int = _setting(128, "Side of the square training crops in pixels (128-192 trains quickly on a CPU; "
+                         "Johnson et al.: 256).", low=32, high=1024)
+    learning_rate: float = _setting(2e-3, "Adam's step size.", low=1e-6, high=1.0)
     content_weight: float = _setting(1.0, "perceptual: how strongly the output keeps the photo's shapes.",
                                      low=0.0, high=1e6)
-    style_weight: float = _setting(10.0, "perceptual: how strongly the output copies the painting's textures.",
+    style_weight: float = _setting(3.0, "perceptual: how strongly the output copies the painting's textures.",
                                    low=0.0, high=1e9)
     tv_weight: float = _setting(0.0, "perceptual: total-variation smoothing against speckle.", low=0.0, high=1e6)
     content_layer: str = _setting("relu2_2", "perceptual: the VGG layer that describes the photo's content.",
                                   choices=LAYER_CHOICES)
-    style_layers: tuple[str, ...] = _setting(("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+    style_layers: tuple[str, ...] = _setting(("relu1_2", "relu2_2", "relu3_3"),
                                              "perceptual: the VGG layers whose statistics describe the style.",
                                              choices=LAYER_CHOICES)
     style_loss: str = _setting("gram", "perceptual: how the painting's style is measured (as the engine).",
@@ -93,7 +93,8 @@ class TrainSettings:
     weights: str = _setting(default_weights, "The VGG weights of the teacher (as the engine's --weights).")
     device: str = _setting("auto", "Where to compute: auto, cpu, cuda or mps.", choices=("auto", "cpu", "cuda", "mps"))
     precision: str = _setting("auto", "The teacher's VGG arithmetic: bf16 is fast on CUDA and on CPUs with "
-                              "bf16 instructions, 10x slower where emulated (auto: bf16 on CUDA only).", choices=("auto", "fp32", "bf16"))
+                              "bf16 instructions, 10x slower where emulated (auto: bf16 on CUDA only).",
+                              choices=("auto", "fp32", "bf16"))
     max_seconds: float = _setting(0.0, "Wall-clock limit in seconds (0 = none); training then ends with the "
                                   "best network so far.", low=0.0, high=1e7)
 
