@@ -56,15 +56,23 @@ def conv_flops(net: torch.nn.Module, image: torch.Tensor) -> float:
 
 def timed(run, rounds: int, device: torch.device) -> float:
     """Median seconds of `run()` over `rounds`, after one warm-up call."""
-    run()
-    sync(device)
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
+    return statistics.median(timed_rounds(run, rounds, device)[0])
+
+
+def timed_rounds(run, rounds: int, device: torch.device, *, warm: bool = True) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (all of this process's threads) of each of `rounds` calls, after a warm-up
+    call unless `warm` is False."""
+    if warm:
         run()
         sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    walls, cpus = [], []
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        run()
+        sync(device)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return walls, cpus
 
 
 def networks(device: torch.device) -> dict[str, TransformerNet]:
@@ -74,37 +82,54 @@ def networks(device: torch.device) -> dict[str, TransformerNet]:
 
 
 def inference(sizes: list[int], rounds: int, device: torch.device, weights: str) -> list[dict]:
+    """Per size: the slim and full networks, interleaved round by round (a slow spell of a shared machine hits
+    both), against one engine step at that size, timed before and after them."""
     rate = matmul_rate(device, torch.float32)
     photo = decode_image(SHARED_IMAGES / "tubingen.jpg")
+    painting = decode_image(SHARED_IMAGES / "starry_night.jpg")
     nets = networks(device)
     print(f"## Inference ({machine_name(device)}, {torch.get_num_threads()} threads; fp32 matmul "
-          f"{rate / 1e9:.0f} GFLOP/s now)")
-    print("| size | network | ms/picture | pictures/s | GFLOP | % of fp32 matmul | engine steps per picture |")
-    print("|---|---|---|---|---|---|---|")
+          f"{rate / 1e9:.0f} GFLOP/s at the start)")
+    print("| size | network | ms/picture | CPU ms/picture | pictures/s | GFLOP | % of fp32 matmul | "
+          "engine steps per picture |")
+    print("|---|---|---|---|---|---|---|---|")
     rows = []
     for size in sizes:
         width, height = fitted_size(photo.size, size)
         x = torch.rand(1, 3, height, width, device=device)
         settings = Settings(size=size, iterations=3, coarse_to_fine=False, preview_every=1000, device=device.type,
                             weights=weights)
-        engine_step = time_engine(photo, decode_image(SHARED_IMAGES / "starry_night.jpg"), settings,
-                                  load_backbone(weights))
+        backbone = load_backbone(weights)
+        engine = [time_engine(photo, painting, settings, backbone)]
+        samples: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in nets}
+        with torch.inference_mode():
+            for net in nets.values():
+                net(x)  # the first call of a shape picks its kernels
+            for _round in range(rounds):
+                for name, net in nets.items():
+                    wall, cpu = timed_rounds(lambda net=net, x=x: net(x), 1, device, warm=False)
+                    samples[name][0].extend(wall)
+                    samples[name][1].extend(cpu)
+        engine.append(time_engine(photo, painting, settings, backbone))
+        engine_step = statistics.median(engine)
         for name, net in nets.items():
-            with torch.inference_mode():
-                seconds = timed(lambda net=net, x=x: net(x), rounds, device)
+            seconds, cpu = statistics.median(samples[name][0]), statistics.median(samples[name][1])
             flops = conv_flops(net, x)
-            row = {"size": size, "network": name, "ms": seconds * 1e3, "gflop": flops / 1e9,
+            row = {"size": size, "network": name, "ms": seconds * 1e3, "cpu_ms": cpu * 1e3, "gflop": flops / 1e9,
                    "fraction_of_matmul": flops / seconds / rate, "engine_step_ms": engine_step * 1e3}
             rows.append(row)
-            print(f"| {width}×{height} | {name} | {row['ms']:.1f} | {1 / seconds:.1f} | {row['gflop']:.1f} | "
-                  f"{100 * row['fraction_of_matmul']:.0f}% | {seconds / engine_step:.3f} |", flush=True)
-        print(f"  one engine step at {width}×{height} (forward and backward through VGG): {engine_step * 1e3:.0f} ms")
+            print(f"| {width}×{height} | {name} | {row['ms']:.1f} | {row['cpu_ms']:.0f} | {1 / seconds:.1f} | "
+                  f"{row['gflop']:.1f} | {100 * row['fraction_of_matmul']:.0f}% | {seconds / engine_step:.3f} |",
+                  flush=True)
+        print(f"  one engine step at {width}×{height} (forward and backward through VGG): {engine_step * 1e3:.0f} ms "
+              f"(median of {len(engine)}, before and after)")
     if shipped_models() and device.type == "cpu":
         model = MODELS.get(next(iter(shipped_models().values())))
         for size in sizes:
             whole = timed(lambda size=size: stylize_fast(model, photo, size), rounds, device)
             print(f"  the whole of `apply` at {size} px from a {photo.size[0]}×{photo.size[1]} photo (resize, network, "
                   f"picture): {whole * 1e3:.1f} ms")
+    print(f"  fp32 matmul at the end: {matmul_rate(device, torch.float32) / 1e9:.0f} GFLOP/s")
     return rows
 
 
@@ -120,7 +145,6 @@ def webcam(frames: int) -> dict:
     frame = resize_longest(decode_image(SHARED_IMAGES / "tubingen.jpg"), 640)  # a webcam's 640×480
     buffer = io.BytesIO()
     frame.save(buffer, format="JPEG", quality=85)
-    alone = timed(lambda: stylize_fast(MODELS.get(shipped_models()[name]), frame, 256), 10, torch.device("cpu"))
     port = free_port()
     app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     url = f"http://127.0.0.1:{port}"
@@ -137,13 +161,17 @@ def webcam(frames: int) -> dict:
                             return
 
             one_frame()  # warm-up
-            start = time.perf_counter()
-            for _ in range(frames):
-                one_frame()
-            per_frame = (time.perf_counter() - start) / frames
+            model = MODELS.get(shipped_models()[name])
+            studio, alone = [], []
+            for _ in range(frames):  # interleaved: a slow spell of a shared machine hits both
+                cpu = torch.device("cpu")
+                studio.append(timed_rounds(one_frame, 1, cpu, warm=False)[0][0])
+                alone.append(timed_rounds(lambda: stylize_fast(model, frame, 256), 1, cpu, warm=False)[0][0])
+            per_frame, alone = statistics.median(studio), statistics.median(alone)
     finally:
         app.demo.close()
-    print(f"## Webcam through the studio ({frames} frames of 640×480 JPEG, stylized at 256 px, one after another)")
+    print(f"## Webcam through the studio ({frames} frames of 640×480 JPEG, stylized at 256 px, one after another; "
+          "medians)")
     print(f"  {1 / per_frame:.1f} frames/s ({per_frame * 1e3:.0f} ms a frame: upload, call, streamed answer); the "
           f"network alone {alone * 1e3:.0f} ms a frame ({1 / alone:.1f} frames/s); the studio's share "
           f"{100 * (1 - alone / per_frame):.0f}%")
