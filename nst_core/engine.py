@@ -39,7 +39,7 @@ from .config import Settings
 from .errors import ImageError, OutOfMemory, SettingsError
 from .features import FeatureExtractor, describe_device, pick_device
 from .guard import GuardedOptimiser
-from .images import ImageSource, decode_image, to_pil
+from .images import ImageSource, decode_image, resize_to, to_pil, to_tensor
 from .losses import content_loss, make_style_loss, total_variation
 from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
 from .targets import Targets, prepare_targets, style_size
@@ -73,10 +73,10 @@ class Progress:
 
 
 def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
-            *, backbone: VGGFeatures | None = None) -> Image.Image:
+            *, backbone: VGGFeatures | None = None, init_image: ImageSource | None = None) -> Image.Image:
     """Run to the end and return the final image."""
     final = None
-    for event in stylize_iter(content, styles, settings, backbone=backbone):
+    for event in stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image):
         final = event
     assert final is not None and final.done and final.preview is not None
     return final.preview
@@ -120,11 +120,13 @@ def make_recipe(settings: Settings, content: Image.Image, styles: Sequence[Image
 
 
 def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSource,
-                 settings: Settings | None = None, *, backbone: VGGFeatures | None = None) -> Iterator[Progress]:
+                 settings: Settings | None = None, *, backbone: VGGFeatures | None = None,
+                 init_image: ImageSource | None = None) -> Iterator[Progress]:
     """Yield a Progress per optimiser step; the last one has done=True, the final image and the recipe.
 
-    `content` and `styles` are files, bytes or decoded PIL images. Every check (settings against the
-    backbone, image shapes, the device) happens before the first step, so a front end hears of a mistake at once.
+    `content` and `styles` are files, bytes or decoded PIL images; `init_image` (one too, e.g. a fast network's
+    result to refine) replaces `settings.init` as the start. Every check (settings against the backbone, image
+    shapes, the device) happens before the first step, so a front end hears of a mistake at once.
     """
     settings = settings or Settings()
     content_img = decode_image(content)
@@ -142,6 +144,7 @@ def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSour
     model = backbone if backbone is not None else resolve_backbone(settings)
     model.check_layers([settings.content_layer, *settings.style_layers])
     run = _Run(settings, model, pick_device(settings.device), content_img, style_imgs, blend)
+    run.start_image = decode_image(init_image) if init_image is not None else None
     try:
         yield from run.events(sizes)
     finally:
@@ -170,6 +173,7 @@ class _Run:
         self.tiler: Tiler | None = None
         self.tensors: dict[str, Any] = {}
         self.divergences = 0
+        self.start_image: Image.Image | None = None  # stylize_iter's init_image
 
     def prepare_scale(self, size: tuple[int, int], finer: int = 0) -> Targets:
         """Targets, tiles and style layer weights for the scale `finer` scales above the coarsest."""
@@ -182,6 +186,11 @@ class _Run:
         return self.targets
 
     def initial_image(self, targets: Targets) -> torch.Tensor:
+        if self.start_image is not None:
+            height, width = targets.content.shape[-2:]
+            start = to_tensor(resize_to(self.start_image, (width, height))).to(self.device)
+            # In luminance mode the optimised image is grey (targets.content): start from the image's brightness.
+            return color.luminance(start) if self.s.preserve_color == "luminance" else start
         if self.s.init == "content" or (self.s.init == "recolored" and self.s.preserve_color != "none"):
             return targets.content.clone()  # (keeping the photo's colours, there is nothing to recolour)
         if self.s.init == "recolored":
@@ -256,6 +265,8 @@ class _Run:
     def final(self, last: Progress, image: torch.Tensor, stopped: str | None) -> Progress:
         picture = self.display(image)
         recipe = make_recipe(self.s, self.content_img, self.style_imgs, picture.size)
+        if self.start_image is not None:  # settings.init did not apply
+            recipe["init_image_size"] = list(self.start_image.size)
         return replace(last, preview=picture, done=True, message=stopped or last.message, eta=0.0,
                        recipe=MappingProxyType(recipe))
 

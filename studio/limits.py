@@ -23,6 +23,7 @@ class Limits:
     max_size: int = 1024  # NST_MAX_SIZE: longest output side
     max_iterations: int = 1000  # NST_MAX_ITERATIONS
     job_seconds: float = 300.0  # NST_JOB_SECONDS: wall clock of one job, then it ends with its last image
+    train_seconds: float = 180.0  # NST_TRAIN_SECONDS: wall clock of one fast-network training, then it keeps its best
     queue_size: int = 32  # NST_QUEUE_SIZE: Gradio's queue; beyond it, "queue is full"
     compute_slots: int = 1  # NST_COMPUTE_SLOTS: jobs computing at once; the rest wait first come first served
     # Gradio keeps ~135 kB of state per session (each API call is one) up to 10000 sessions (~1.3 GB); the

@@ -11,7 +11,7 @@ from gradio.utils import get_upload_folder
 from .files import ServedFiles
 from .jobs import JobBoard, Keepsakes
 from .limits import Limits
-from .tabs import stylize
+from .tabs import fast, stylize
 
 INTRO = ("# Neural Style Studio\nUpload a photo, pick a painting, press **Run**, and watch gradient descent "
          "repaint the photo step by step (Gatys et al.). Every knob is explained below it.")
@@ -38,6 +38,8 @@ def build_demo(limits: Limits) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Stylize", id="stylize"):
                 stylize.build(limits, board, files, keepsakes)
+            with gr.Tab("Fast", id="fast"):
+                fast.build(limits, board, files, keepsakes)
     demo.queue(max_size=limits.queue_size)
     demo.board = board  # for tests that look at the server's state in-process
     demo.files = files

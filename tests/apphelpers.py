@@ -292,15 +292,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 @contextlib.contextmanager
 def studio_page(server_url: str, profile: Path, viewport: tuple[int, int] = (1280, 1000), *,
-                phone: bool = False) -> Iterator[Any]:
-    """The studio open in Debian's chromium (never `playwright install`); skips if either is missing."""
+                phone: bool = False, extra_args: tuple[str, ...] = ()) -> Iterator[Any]:
+    """The studio open in Debian's chromium (never `playwright install`); skips if either is missing.
+    `extra_args`: more chromium flags (a fake camera, say)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
     if executable is None:
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=executable, args=CHROMIUM_ARGS, headless=True,
+            str(profile), executable_path=executable, args=[*CHROMIUM_ARGS, *extra_args], headless=True,
             viewport={"width": viewport[0], "height": viewport[1]}, is_mobile=phone, has_touch=phone)
         try:
             context.set_default_timeout(30_000)

@@ -19,6 +19,7 @@ from PIL import Image
 from nst_core import NSTError, Settings
 from nst_core.engine import Progress, check_paintings, make_recipe, plan_scales, resolve_backbone, stylize_iter
 from nst_core.errors import NotDownloaded
+from nst_core.fast.apply import instant_preview
 from nst_core.features import pick_device
 from nst_core.gallery import list_styles
 from nst_core.images import decode_image, read_recipe
@@ -43,6 +44,8 @@ TERM_COLOURS = {"total": "#111827", "content": "#2563eb", "style": "#ea580c", "t
                 **{f"scale {k} starts": MARKER_GREY for k in range(2, 8)}}
 UPDATE_INTERVAL = 0.1  # seconds between status/chart updates: Stop is honoured at the next one
 PREVIEW_INTERVAL = 0.25  # at most 4 images a second: each is encoded, written and fetched by the browser
+INSTANT_NOTE = ("A fast network's instant version of this painting (one pass, Fast tab); the optimisation "
+                "starts as soon as a compute slot is free…")
 SECONDS_PER_MEGAPIXEL_STEP = 0.02  # ZeroGPU reservation per step (GPU, bf16); generous against notes/performance.md
 
 
@@ -72,7 +75,8 @@ def chart_rows(event: Progress, settings: Settings, show_layers: bool) -> list[d
     return [{"step": event.step, "loss": value, "term": term} for term, value in terms.items()]
 
 
-def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_layers: bool) -> int:
+def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_layers: bool,
+                init_image: Image.Image | None = None) -> int:
     """ZeroGPU seconds to reserve for a job: its steps at their pixel counts, within the server's job limit."""
     megapixels = settings.size ** 2 * 0.75 / 1e6
     return int(min(settings.max_seconds, 20 + settings.iterations * (0.004 + SECONDS_PER_MEGAPIXEL_STEP * megapixels)))
@@ -80,15 +84,16 @@ def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_lay
 
 @on_gpu(duration=gpu_seconds)
 def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Settings,
-                   show_layers: bool) -> Iterator[Frame]:
+                   show_layers: bool, init_image: Image.Image | None = None) -> Iterator[Frame]:
     """The engine's events as Frames: a picture at most every PREVIEW_INTERVAL, the status and chart every
-    UPDATE_INTERVAL, and the last event with the final picture and its recipe."""
+    UPDATE_INTERVAL, and the last event with the final picture and its recipe. `init_image`: where the
+    optimisation starts instead of settings.init (the Fast tab's Refine)."""
     yield Frame("Loading the VGG weights (first run only, then they stay loaded)…")
     backbone = resolve_backbone(settings)
     rows: list[dict] = []
     last_update = last_image = 0.0
     scale, highest = 1, 0.0
-    events = stylize_iter(content, styles, settings, backbone=backbone)
+    events = stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image)
     try:
         for event in events:
             if event.step == 1:  # the chart draws only the series it saw first: name each scale's marker now
@@ -152,6 +157,12 @@ class StylizeTab:
             raise gr.Error("You already have a job running; stop it or wait for it to finish.", print_exception=False)
         rows: list[dict] = []
         try:
+            # Where a shipped fast network knows the painting, its picture comes at once, before the queue.
+            instant = instant_preview(content, styles, settings)
+            if instant is not None:
+                picture, recipe = instant
+                self.keepsakes.keep(session, picture, recipe, picture.size, 0)
+                yield picture, INSTANT_NOTE, gr.skip(), gr.skip()
             for waiting in self.board.wait_for_slot(ticket):
                 yield gr.skip(), waiting, gr.skip(), gr.skip()
             for frame in stylize_frames(content, styles, settings, bool(values["show_layer_losses"])):
@@ -269,7 +280,7 @@ def build(limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsa
     # Clearing the chart also clears its legend, which otherwise kept the last run's series.
     run_event = run_btn.click(lambda: (gr.update(interactive=False), None, None), None, [run_btn, download, chart],
                               queue=False, api_visibility="private").then(
-        stylize, ordered, outputs, api_name="stylize", concurrency_limit=8)
+        stylize, ordered, outputs, api_name="stylize", concurrency_limit=limits.queue_size)
     # Gradio 6.31's page starts only .failure follow-ups after an error, never .then ones (Run stayed greyed
     # out after every refused input): both, in the browser alone, so a full queue cannot hold them up.
     run_event.then(None, None, run_btn, js=ENABLE_RUN, api_visibility="private")

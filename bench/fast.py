@@ -1,0 +1,235 @@
+"""Fast networks: inference per size, webcam frames through the real studio, and the cost of training, each
+next to a reference measured in the same process (the machine may be shared: ratios survive that, absolute
+times do not).
+
+    NST_WEIGHTS=../shared/weights/vgg16-caffe-features.pth python -m bench.fast --threads 2
+    python -m bench.fast --parts inference --sizes 512 1080   # a GPU: --device cuda
+
+Inference: the slim and full networks (a shipped slim model where there is one), milliseconds per picture,
+their arithmetic against this machine's own matrix-multiply rate, and one optimisation step of the engine at
+the same size (how many fast pictures one slow step costs). Webcam: frames through `python app.py`'s webcam
+endpoint (upload, call, streamed answer), one after another, against the network alone at the same size.
+Training: seconds per training step of the shipped recipe against one engine step at 256 px, and what the
+shipped models' files say their training took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from nst_core import Settings
+from nst_core.backbones import load_backbone
+from nst_core.fast.apply import MODELS, shipped_models, stylize_fast
+from nst_core.fast.data import PhotoSet
+from nst_core.fast.model import TransformerNet
+from nst_core.fast.train import TrainSettings, _Training
+from nst_core.features import pick_device
+from nst_core.images import decode_image, fitted_size, resize_longest
+
+from .__main__ import SHARED_IMAGES, time_engine
+from .machine import machine_name, matmul_rate, sync
+
+
+def conv_flops(net: torch.nn.Module, image: torch.Tensor) -> float:
+    """FLOPs of one forward pass (2 per multiply-add of every convolution), counted with hooks."""
+    total = 0.0
+
+    def count(module: torch.nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        total += 2.0 * module.in_channels * module.out_channels * module.kernel_size[0] * module.kernel_size[1] \
+            * output.shape[-2] * output.shape[-1] / module.groups
+
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.inference_mode():
+        net(image)
+    for hook in hooks:
+        hook.remove()
+    return total
+
+
+def timed(run, rounds: int, device: torch.device) -> float:
+    """Median seconds of `run()` over `rounds`, after one warm-up call."""
+    return statistics.median(timed_rounds(run, rounds, device)[0])
+
+
+def timed_rounds(run, rounds: int, device: torch.device, *, warm: bool = True) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (all of this process's threads) of each of `rounds` calls, after a warm-up
+    call unless `warm` is False."""
+    if warm:
+        run()
+        sync(device)
+    walls, cpus = [], []
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        run()
+        sync(device)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return walls, cpus
+
+
+def networks(device: torch.device) -> dict[str, TransformerNet]:
+    shipped = shipped_models()
+    slim = MODELS.get(next(iter(shipped.values()))).net if shipped else TransformerNet("slim")
+    return {"slim": slim.to(device).eval(), "full": TransformerNet("full").to(device).eval()}
+
+
+def inference(sizes: list[int], rounds: int, device: torch.device, weights: str) -> list[dict]:
+    """Per size: the slim and full networks, interleaved round by round (a slow spell of a shared machine hits
+    both), against one engine step at that size, timed before and after them."""
+    rate = matmul_rate(device, torch.float32)
+    photo = decode_image(SHARED_IMAGES / "tubingen.jpg")
+    painting = decode_image(SHARED_IMAGES / "starry_night.jpg")
+    nets = networks(device)
+    print(f"## Inference ({machine_name(device)}, {torch.get_num_threads()} threads; fp32 matmul "
+          f"{rate / 1e9:.0f} GFLOP/s at the start)")
+    print("| size | network | ms/picture | CPU ms/picture | pictures/s | GFLOP | % of fp32 matmul | "
+          "engine steps per picture |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = []
+    for size in sizes:
+        width, height = fitted_size(photo.size, size)
+        x = torch.rand(1, 3, height, width, device=device)
+        settings = Settings(size=size, iterations=3, coarse_to_fine=False, preview_every=1000, device=device.type,
+                            weights=weights)
+        backbone = load_backbone(weights)
+        engine = [time_engine(photo, painting, settings, backbone)]
+        samples: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in nets}
+        with torch.inference_mode():
+            for net in nets.values():
+                net(x)  # the first call of a shape picks its kernels
+            for _round in range(rounds):
+                for name, net in nets.items():
+                    wall, cpu = timed_rounds(lambda net=net, x=x: net(x), 1, device, warm=False)
+                    samples[name][0].extend(wall)
+                    samples[name][1].extend(cpu)
+        engine.append(time_engine(photo, painting, settings, backbone))
+        engine_step = statistics.median(engine)
+        for name, net in nets.items():
+            seconds, cpu = statistics.median(samples[name][0]), statistics.median(samples[name][1])
+            flops = conv_flops(net, x)
+            row = {"size": size, "network": name, "ms": seconds * 1e3, "cpu_ms": cpu * 1e3, "gflop": flops / 1e9,
+                   "fraction_of_matmul": flops / seconds / rate, "engine_step_ms": engine_step * 1e3}
+            rows.append(row)
+            print(f"| {width}×{height} | {name} | {row['ms']:.1f} | {row['cpu_ms']:.0f} | {1 / seconds:.1f} | "
+                  f"{row['gflop']:.1f} | {100 * row['fraction_of_matmul']:.0f}% | {seconds / engine_step:.3f} |",
+                  flush=True)
+        print(f"  one engine step at {width}×{height} (forward and backward through VGG): {engine_step * 1e3:.0f} ms "
+              f"(median of {len(engine)}, before and after)")
+    if shipped_models() and device.type == "cpu":
+        model = MODELS.get(next(iter(shipped_models().values())))
+        for size in sizes:
+            whole = timed(lambda size=size: stylize_fast(model, photo, size), rounds, device)
+            print(f"  the whole of `apply` at {size} px from a {photo.size[0]}×{photo.size[1]} photo (resize, network, "
+                  f"picture): {whole * 1e3:.1f} ms")
+    print(f"  fp32 matmul at the end: {matmul_rate(device, torch.float32) / 1e9:.0f} GFLOP/s")
+    return rows
+
+
+def webcam(frames: int) -> dict:
+    """Frames through the real studio's webcam endpoint, one after another, against the network alone."""
+    import httpx
+
+    import app  # builds the page and sets torch's threads, as `python app.py` does
+
+    from .studio import free_port
+
+    name = next(iter(shipped_models()))
+    frame = resize_longest(decode_image(SHARED_IMAGES / "tubingen.jpg"), 640)  # a webcam's 640×480
+    buffer = io.BytesIO()
+    frame.save(buffer, format="JPEG", quality=85)
+    port = free_port()
+    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(timeout=30) as http:
+            def one_frame() -> None:
+                path = http.post(f"{url}/gradio_api/upload", files=[("files", ("frame.jpg", buffer.getvalue()))])
+                data = [{"path": path.json()[0], "meta": {"_type": "gradio.FileData"}}, name, None]
+                event = http.post(f"{url}/gradio_api/call/fast_live", json={"data": data}).json()["event_id"]
+                with http.stream("GET", f"{url}/gradio_api/call/fast_live/{event}") as answer:
+                    for line in answer.iter_lines():
+                        if line.startswith("event:") and line.split(":", 1)[1].strip() in ("generating", "error"):
+                            assert "error" not in line, "the webcam endpoint answered with an error"
+                            return
+
+            one_frame()  # warm-up
+            model = MODELS.get(shipped_models()[name])
+            studio, alone = [], []
+            for _ in range(frames):  # interleaved: a slow spell of a shared machine hits both
+                cpu = torch.device("cpu")
+                studio.append(timed_rounds(one_frame, 1, cpu, warm=False)[0][0])
+                alone.append(timed_rounds(lambda: stylize_fast(model, frame, 256), 1, cpu, warm=False)[0][0])
+            per_frame, alone = statistics.median(studio), statistics.median(alone)
+    finally:
+        app.demo.close()
+    print(f"## Webcam through the studio ({frames} frames of 640×480 JPEG, stylized at 256 px, one after another; "
+          "medians)")
+    print(f"  {1 / per_frame:.1f} frames/s ({per_frame * 1e3:.0f} ms a frame: upload, call, streamed answer); the "
+          f"network alone {alone * 1e3:.0f} ms a frame ({1 / alone:.1f} frames/s); the studio's share "
+          f"{100 * (1 - alone / per_frame):.0f}%")
+    return {"frames_per_s": 1 / per_frame, "network_ms": alone * 1e3}
+
+
+def training(steps: int, weights: str, device: torch.device) -> dict:
+    """Seconds per step of the shipped recipe (slim, perceptual) against one engine step at 256 px."""
+    settings = TrainSettings(weights=weights, device=device.type)
+    photos = PhotoSet.of([(p.name, decode_image(p)) for p in sorted(SHARED_IMAGES.glob("*.jpg"))[:4]],
+                         keep_side=2 * settings.crop)
+    run = _Training(decode_image(SHARED_IMAGES / "starry_night.jpg"), photos, settings, "bench", None, device, None)
+    run.train_step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        run.train_step()
+    sync(device)
+    per_step = (time.perf_counter() - start) / steps
+    engine = time_engine(decode_image(SHARED_IMAGES / "tubingen.jpg"), decode_image(SHARED_IMAGES / "starry_night.jpg"),
+                         Settings(size=256, iterations=4, coarse_to_fine=False, preview_every=1000, weights=weights,
+                                  device=device.type), load_backbone(weights))
+    print(f"## Training (slim, perceptual, {settings.batch} crops of {settings.crop} px a step)")
+    print(f"  {per_step:.2f} s a step = {per_step / engine:.2f} engine steps at 256 px ({engine:.2f} s); "
+          f"{settings.steps} steps (the shipped recipe) ≈ {settings.steps * per_step / 60:.0f} min here")
+    for name, path in shipped_models().items():
+        meta = MODELS.get(path).meta
+        print(f"  shipped {name}: {meta.get('steps_done')} steps in {meta.get('training_seconds', 0) / 60:.0f} min "
+              f"on {meta.get('device')}, {len(meta.get('photos', []))} photos")
+    return {"seconds_per_step": per_step, "engine_step_256": engine}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", nargs="+", default=["inference", "webcam", "training"],
+                        choices=["inference", "webcam", "training"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--frames", type=int, default=40, help="webcam frames to send")
+    parser.add_argument("--steps", type=int, default=5, help="training steps to time")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--weights", default=None, help="VGG weights for the references (default: NST_WEIGHTS)")
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    weights = args.weights or Settings().weights
+    report: dict = {"machine": machine_name(device), "threads": torch.get_num_threads()}
+    if "inference" in args.parts:
+        report["inference"] = inference(args.sizes, args.rounds, device, weights)
+    if "training" in args.parts:
+        report["training"] = training(args.steps, weights, device)
+    if "webcam" in args.parts and shipped_models():
+        report["webcam"] = webcam(args.frames)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

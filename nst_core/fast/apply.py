@@ -1,0 +1,125 @@
+"""Stylizing with a trained fast network: one pass, a recipe that names the model, the shipped models.
+
+Shipped models live in `styles/fast/` (one `<style>.pt` per gallery style, trained with
+`python -m nst_core.fast train`; styles/fast/README.md says on what). Front ends find a model by name or
+file, or by the painting it was trained on (`model_for_painting`), and keep loaded models in a small cache
+keyed by the file's identity, so a webcam stream does not reload its model for every frame.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from .. import __version__
+from ..config import Settings, field_info
+from ..errors import ImageError
+from ..gallery import STYLES_DIR
+from ..images import ImageSource, decode_image, fitted_size, resize_to, to_pil, to_tensor
+from .model import MIN_SIDE, FastModel, ModelError, load_model, style_digest
+
+SHIPPED_DIR = STYLES_DIR / "fast"
+DEFAULT_SIZE = 512
+MAX_SIDE = int(field_info("size")["high"])  # the engine's largest output side, here too
+
+
+def shipped_models() -> dict[str, Path]:
+    """Shipped model files by style name, in name order."""
+    return {path.stem: path for path in sorted(SHIPPED_DIR.glob("*.pt"))}
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A shipped model's name or a model file -> its path. Raises ModelError listing the shipped names."""
+    shipped = shipped_models()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    raise ModelError(f"'{name_or_path}' is neither a shipped fast model ({', '.join(shipped) or 'none'}) "
+                     "nor a model file.")
+
+
+class ModelCache:
+    """Loaded models by file identity (path, size, modification time), the least recently used dropped first."""
+
+    def __init__(self, capacity: int = 8) -> None:
+        self.capacity = capacity
+        self.models: OrderedDict[tuple, FastModel] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, path: str | Path) -> FastModel:
+        path = Path(path)
+        try:
+            stat = path.stat()
+        except OSError:
+            raise ModelError(f"There is no model file called {path.name!r}.") from None
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        with self.lock:
+            if key in self.models:
+                self.models.move_to_end(key)
+                return self.models[key]
+        model = load_model(path)
+        with self.lock:
+            self.models[key] = model
+            while len(self.models) > self.capacity:
+                self.models.popitem(last=False)
+        return model
+
+
+MODELS = ModelCache()
+
+
+def model_for_painting(painting: Image.Image) -> Path | None:
+    """The shipped model trained on exactly this painting (same pixels), if there is one."""
+    digest = style_digest(painting)
+    for path in shipped_models().values():
+        if MODELS.get(path).meta.get("style_digest") == digest:
+            return path
+    return None
+
+
+def output_size(photo: tuple[int, int], size: int | None) -> tuple[int, int]:
+    """The size a photo is stylized at: its longest side `size` (None: as it is), within the network's and
+    the engine's limits."""
+    longest = min(size or max(photo), MAX_SIDE)
+    target = fitted_size(photo, longest, min_short=2 * MIN_SIDE)
+    if max(target) > MAX_SIDE:
+        raise ImageError(f"The photo is {photo[0]}×{photo[1]} pixels, too thin to stylize; crop it.")
+    return target
+
+
+def stylize_fast(model: FastModel, photo: ImageSource, size: int | None = DEFAULT_SIZE) -> Image.Image:
+    """The photo in the model's style, its longest side `size` px (None: the photo's own size), one pass."""
+    image = decode_image(photo)
+    x = to_tensor(resize_to(image, output_size(image.size, size)))
+    with torch.inference_mode():
+        return to_pil(model.net(x))
+
+
+def fast_recipe(model: FastModel, photo: Image.Image, result: Image.Image) -> dict[str, Any]:
+    """How a fast result was made, for its PNG: the model by name and file digest, with its training."""
+    meta = model.meta
+    return {"generator": f"nst-studio {__version__}",
+            "fast_model": {"file": model.source, "sha256": model.digest, "style": model.style,
+                           "teacher": meta.get("teacher"), "width": model.net.width, "steps": meta.get("steps_done")},
+            "content_size": list(photo.size), "output_size": list(result.size)}
+
+
+def instant_preview(content: Image.Image, styles: list[Image.Image], settings: Settings
+                    ) -> tuple[Image.Image, dict[str, Any]] | None:
+    """A shipped network's picture of what the engine is about to make, with its recipe, or None where none
+    fits: one painting that a shipped model was trained on, in colour (a network cannot keep the photo's)."""
+    if len(styles) != 1 or settings.preserve_color != "none":
+        return None
+    path = model_for_painting(styles[0])
+    if path is None:
+        return None
+    model = MODELS.get(path)
+    picture = stylize_fast(model, content, settings.size)
+    return picture, fast_recipe(model, content, picture)

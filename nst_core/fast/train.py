@@ -1,0 +1,332 @@
+"""Training a fast network for one style, as a generator of progress events (like the engine's loop).
+
+Two teachers:
+- `perceptual` (Johnson et al. 2016): the engine's own content and style losses (nst_core.losses through
+  nst_core.features) on the network's output, against the photo and a style target of the painting.
+- `distil`: the optimisation engine stylizes every training photo once (nst_core.engine.stylize, cached on
+  disk by content), and the network learns to reproduce those pictures (pixel regression), so it imitates
+  the slow method directly. The teacher's cost is all up front; each training step is then cheap.
+
+`train_iter` yields a `TrainProgress` per step: the losses, and every `sample_every` steps (and on the last)
+the network's output on a held-out photo and, when the smoothed loss is the lowest so far, a copy of the
+network (`best`), so a front end that stops early keeps the best one. A checkpoint every `checkpoint_every`
+steps holds everything needed to resume exactly (the random crops of step N depend only on the seed and N).
+Closing the generator stops training. Nothing here prints or knows a front end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .. import __version__
+from ..backbones import VGGFeatures, load_backbone
+from ..config import STYLE_LOSSES, Settings, _check, _setting, default_weights
+from ..engine import stylize, weights_label
+from ..errors import SettingsError
+from ..features import FeatureExtractor, describe_device, pick_device
+from ..images import fitted_size, resize_to, to_pil, to_tensor
+from ..losses import content_loss, make_style_loss, total_variation
+from ..names import LAYER_CHOICES
+from .data import PhotoSet
+from .model import WIDTHS, FastModel, TransformerNet, style_digest
+
+TEACHERS = ("perceptual", "distil")
+CHECKPOINT_FORMAT = "nst-fast-checkpoint-1"
+EMA_DECAY = 0.9  # smoothing of the noisy per-batch loss, for choosing the best network
+SAMPLE_SIDE = 256  # the held-out photo is shown at this size
+# What may differ between a checkpoint and the run that resumes it: how long and how often, not what.
+RESUMABLE_CHANGES = {"steps", "sample_every", "checkpoint_every", "max_seconds", "device"}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Every knob of a training run; creating one validates it (the CLI builds its flags from these)."""
+
+    teacher: str = _setting("perceptual", "perceptual: the engine's content and style losses on the network's "
+                            "output (Johnson et al.); distil: the engine stylizes each photo first, the network "
+                            "learns to reproduce those pictures.", choices=TEACHERS)
+    width: str = _setting("slim", "Network width: slim runs in real time on a CPU, full is Johnson's original.",
+                          choices=tuple(WIDTHS))
+    steps: int = _setting(1000, "Training steps (batches).", low=1, high=1_000_000)
+    batch: int = _setting(2, "Crops per step (Johnson et al.: 4).", low=1, high=64)
+    crop: int = _setting(128, "Side of the square training crops in pixels (128-192 trains quickly on a CPU; "
+                         "Johnson et al.: 256).", low=32, high=1024)
+    learning_rate: float = _setting(2e-3, "Adam's step size.", low=1e-6, high=1.0)
+    content_weight: float = _setting(1.0, "perceptual: how strongly the output keeps the photo's shapes.",
+                                     low=0.0, high=1e6)
+    style_weight: float = _setting(3.0, "perceptual: how strongly the output copies the painting's textures.",
+                                   low=0.0, high=1e9)
+    tv_weight: float = _setting(0.0, "perceptual: total-variation smoothing against speckle.", low=0.0, high=1e6)
+    content_layer: str = _setting("relu2_2", "perceptual: the VGG layer that describes the photo's content.",
+                                  choices=LAYER_CHOICES)
+    style_layers: tuple[str, ...] = _setting(("relu1_2", "relu2_2", "relu3_3"),
+                                             "perceptual: the VGG layers whose statistics describe the style.",
+                                             choices=LAYER_CHOICES)
+    style_loss: str = _setting("gram", "perceptual: how the painting's style is measured (as the engine).",
+                               choices=lambda: STYLE_LOSSES)
+    style_size: int = _setting(256, "The painting is used at this longest side: brush strokes come out at the "
+                               "size they have in a painting this large.", low=32, high=2048)
+    distil_size: int = _setting(256, "distil: the photos' short side when the engine stylizes them.",
+                                low=32, high=2048)
+    distil_iterations: int = _setting(150, "distil: the engine's steps per photo.", low=1, high=5000)
+    seed: int = _setting(0, "Seed of the network's start and of the crops: the same seed trains the same network.",
+                         low=0, high=2**31 - 1)
+    sample_every: int = _setting(100, "Show the network's output on the held-out photo every N steps.",
+                                 low=1, high=1_000_000)
+    checkpoint_every: int = _setting(100, "Write a checkpoint every N steps (to resume after a stop).",
+                                     low=1, high=1_000_000)
+    weights: str = _setting(default_weights, "The VGG weights of the teacher (as the engine's --weights).")
+    device: str = _setting("auto", "Where to compute: auto, cpu, cuda or mps.", choices=("auto", "cpu", "cuda", "mps"))
+    precision: str = _setting("auto", "The teacher's VGG arithmetic: bf16 is fast on CUDA and on CPUs with "
+                              "bf16 instructions, 10x slower where emulated (auto: bf16 on CUDA only).",
+                              choices=("auto", "fp32", "bf16"))
+    max_seconds: float = _setting(0.0, "Wall-clock limit in seconds (0 = none); training then ends with the "
+                                  "best network so far.", low=0.0, high=1e7)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _check(f, getattr(self, f.name)))
+        if not self.style_layers:
+            raise SettingsError("style_layers must name at least one layer.")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        values["weights"] = weights_label(self)  # a file's name, never its path
+        return values
+
+    def engine_settings(self, longest: int) -> Settings:
+        """The engine's settings for distillation targets (its defaults, this run's weights and device)."""
+        return Settings(size=longest, iterations=self.distil_iterations, weights=self.weights, device=self.device,
+                        precision=self.precision)
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One training step. `terms` are the weighted loss terms (content, style, tv; or pixel for distil)."""
+
+    step: int
+    total: int
+    loss: float
+    terms: Mapping[str, float]
+    elapsed: float  # seconds of training, including earlier runs resumed from a checkpoint
+    rate: float  # steps per second in this run
+    eta: float
+    sample: Image.Image | None = None  # the network's output on the held-out photo
+    best: FastModel | None = None  # a copy of the best network so far, when it changed; on the last step always
+    done: bool = False
+    message: str | None = None
+
+
+def distil_targets(photos: PhotoSet, painting: Image.Image, settings: TrainSettings, cache: Path, *,
+                   backbone: VGGFeatures | None = None) -> Iterator[tuple[int, Image.Image]]:
+    """(index, target) for each photo: the engine's result, from `cache` when it was made before.
+
+    A target's file name is a hash of the photo, the painting and the engine settings, so a cached picture is
+    only reused for exactly the same teacher."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for index, pixels in enumerate(photos.pixels):
+        photo = photo_from_pixels(pixels)
+        engine = settings.engine_settings(max(photo.size))
+        key = hashlib.sha256(pixels.numpy().tobytes() + style_digest(painting).encode()
+                             + json.dumps(engine.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
+        path = cache / f"{key}.png"
+        if path.is_file():
+            yield index, Image.open(path).convert("RGB")
+            continue
+        target = stylize(photo, painting, engine, backbone=backbone)
+        staging = path.with_suffix(".part")
+        target.save(staging, format="PNG")
+        staging.replace(path)
+        yield index, target
+
+
+def train_iter(painting: Image.Image, photos: PhotoSet, settings: TrainSettings, *, style_name: str,
+               sample: Image.Image | None = None, checkpoint: Path | None = None, resume: bool = False,
+               backbone: VGGFeatures | None = None) -> Iterator[TrainProgress]:
+    """Yield a TrainProgress per step; the last has done=True and the best network (`best`).
+
+    `photos` must carry targets for the distil teacher (PhotoSet.with_targets). With `resume`, training
+    continues from `checkpoint` if it exists (made with the same settings but for `steps`)."""
+    if settings.teacher == "distil" and photos.targets is None:
+        raise SettingsError("The distil teacher needs the engine's pictures of the photos first (distil_targets).")
+    device = pick_device(settings.device)
+    run = _Training(painting, photos, settings, style_name, sample, device, backbone)
+    if resume and checkpoint is not None and checkpoint.is_file():
+        run.restore(checkpoint)
+    try:
+        yield from run.events(checkpoint)
+    finally:
+        run.release()
+
+
+class _Training:
+    """State of one training run; `events()` is the loop."""
+
+    def __init__(self, painting: Image.Image, photos: PhotoSet, settings: TrainSettings, style_name: str,
+                 sample: Image.Image | None, device: torch.device, backbone: VGGFeatures | None) -> None:
+        self.s, self.photos, self.device = settings, photos, device
+        self.painting, self.style_name = painting, style_name
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(settings.seed)
+            self.net = TransformerNet(settings.width).to(device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=settings.learning_rate)
+        self.step, self.elapsed_before = 0, 0.0
+        self.ema: float | None = None
+        self.best_ema, self.best_state = math.inf, None
+        self.sample = None
+        if sample is not None:
+            self.sample = to_tensor(resize_to(sample, fitted_size(sample.size, SAMPLE_SIDE, min_short=16))).to(device)
+        if settings.teacher == "perceptual":
+            model = backbone if backbone is not None else load_backbone(settings.weights)
+            model.check_layers([settings.content_layer, *settings.style_layers])
+            self.extract = FeatureExtractor(model, device, settings.precision)
+            self.style_loss = make_style_loss(settings.style_loss)
+            art = to_tensor(resize_to(painting, fitted_size(painting.size, settings.style_size, min_short=16)))
+            with torch.no_grad():
+                found = self.extract(art.to(device), settings.style_layers)
+                self.style_targets = {n: self.style_loss.target([found[n].float()], [1.0]) for n in found}
+
+    # --- the losses ---------------------------------------------------------------------------------------
+
+    def perceptual(self, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        s = self.s
+        out = self.net(photos)
+        with torch.no_grad():
+            target = self.extract(photos, [s.content_layer])[s.content_layer]
+        feats = self.extract(out, [s.content_layer, *s.style_layers])
+        content = content_loss(feats[s.content_layer], target) * s.content_weight
+        # Per crop, as the engine measures one image; averaged over the crops and the layers.
+        style = sum(self.style_loss(feats[n][i:i + 1], self.style_targets[n])
+                    for n in s.style_layers for i in range(photos.shape[0]))
+        style = style * (s.style_weight / (len(s.style_layers) * photos.shape[0]))
+        terms = {"content": content, "style": style}
+        if s.tv_weight:
+            terms["tv"] = total_variation(out) * s.tv_weight
+        return sum(terms.values()), terms
+
+    def distil(self, photos: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        pixel = F.mse_loss(self.net(photos), targets)
+        return pixel, {"pixel": pixel}
+
+    # --- the loop ------------------------------------------------------------------------------------------
+
+    def train_step(self) -> dict[str, float]:
+        generator = torch.Generator().manual_seed(self.s.seed * 1_000_003 + self.step)  # exact on resume
+        photos, targets = self.photos.batch(generator, self.s.batch, self.s.crop)
+        photos = photos.to(self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            if self.s.teacher == "distil":
+                loss, terms = self.distil(photos, targets.to(self.device))
+            else:
+                loss, terms = self.perceptual(photos)
+            loss.backward()
+        self.optimizer.step()
+        values = torch.stack([loss.detach(), *(t.detach() for t in terms.values())]).tolist()  # one host sync
+        return {"loss": values[0], **dict(zip(terms, values[1:]))}
+
+    def events(self, checkpoint: Path | None) -> Iterator[TrainProgress]:
+        s = self.s
+        start, first_step = time.perf_counter(), self.step
+        while self.step < s.steps:
+            values = self.train_step()
+            self.step += 1
+            loss = values.pop("loss")
+            if not math.isfinite(loss):
+                raise SettingsError(f"Training diverged at step {self.step} (the loss is not finite); "
+                                    "lower the learning rate or the style weight.")
+            self.ema = loss if self.ema is None else EMA_DECAY * self.ema + (1 - EMA_DECAY) * loss
+            elapsed = time.perf_counter() - start
+            rate = (self.step - first_step) / elapsed if elapsed > 0 else 0.0
+            stopped = None
+            if s.max_seconds and self.elapsed_before + elapsed >= s.max_seconds:
+                stopped = f"Stopped at the {s.max_seconds:g} s time limit after {self.step} steps."
+            last = stopped is not None or self.step == s.steps
+            sample = best = None
+            if last or self.step % s.sample_every == 0:
+                sample = self.sample_picture()
+                if self.ema < self.best_ema:
+                    self.best_ema, self.best_state = self.ema, copy.deepcopy(self.net.state_dict())
+                    best = self.model(self.elapsed_before + elapsed)
+            if checkpoint is not None and (last or self.step % s.checkpoint_every == 0):
+                self.save_checkpoint(checkpoint, self.elapsed_before + elapsed)
+            if last and best is None:
+                best = self.model(self.elapsed_before + elapsed)
+            yield TrainProgress(self.step, s.steps, loss, MappingProxyType(values), self.elapsed_before + elapsed,
+                                rate, (s.steps - self.step) / rate if rate else 0.0, sample, best, last, stopped)
+            if last:
+                return
+
+    def sample_picture(self) -> Image.Image | None:
+        if self.sample is None:
+            return None
+        with torch.no_grad():  # instance norm keeps no running statistics: training and eval modes agree
+            return to_pil(self.net(self.sample))
+
+    def model(self, seconds: float) -> FastModel:
+        """The best network so far (the current one if there is none yet) with its metadata."""
+        net = TransformerNet(self.s.width)
+        net.load_state_dict(self.best_state or self.net.state_dict())
+        net.eval()
+        meta = {"style": self.style_name, "style_digest": style_digest(self.painting), "teacher": self.s.teacher,
+                "width": self.s.width, "settings": self.s.to_dict(), "steps_done": self.step,
+                "best_loss": self.best_ema if math.isfinite(self.best_ema) else None,
+                "training_seconds": round(seconds, 1), "device": describe_device(self.device),
+                "photos": list(self.photos.names), "photos_skipped": len(self.photos.skipped),
+                "generator": f"nst-studio {__version__}", "torch": torch.__version__}
+        return FastModel(net, meta, self.painting)
+
+    # --- checkpoints -----------------------------------------------------------------------------------------
+
+    def save_checkpoint(self, path: Path, seconds: float) -> None:
+        payload = {"format": CHECKPOINT_FORMAT, "settings": json.dumps(self.s.to_dict(), sort_keys=True),
+                   "style": self.style_name, "step": self.step, "seconds": seconds, "net": self.net.state_dict(),
+                   "optimizer": self.optimizer.state_dict(), "ema": self.ema, "best_ema": self.best_ema,
+                   "best": self.best_state}
+        staging = path.with_name(path.name + ".part")
+        torch.save(payload, staging)
+        staging.replace(path)  # a stop while writing leaves the previous checkpoint whole
+
+    def restore(self, path: Path) -> None:
+        try:
+            payload = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception:  # noqa: BLE001 - torch raises many kinds for a file that is not a checkpoint
+            raise SettingsError(f"The checkpoint {path.name} cannot be read; delete it to start afresh.") from None
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            raise SettingsError(f"{path.name} is not a training checkpoint; delete it to start afresh.")
+        theirs, mine = json.loads(payload["settings"]), self.s.to_dict()
+        changed = sorted(k for k in mine if k not in RESUMABLE_CHANGES and theirs.get(k) != mine[k])
+        if changed or payload["style"] != self.style_name:
+            what = ", ".join(changed) or "the style"
+            raise SettingsError(f"The checkpoint {path.name} was made with another {what}; use the same settings "
+                                "to resume, or delete it to start afresh.")
+        self.net.load_state_dict(payload["net"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.step, self.elapsed_before = int(payload["step"]), float(payload["seconds"])
+        self.ema, self.best_ema, self.best_state = payload["ema"], float(payload["best_ema"]), payload["best"]
+
+    def release(self) -> None:
+        with contextlib.suppress(AttributeError):
+            del self.extract, self.style_targets
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def photo_from_pixels(pixels: torch.Tensor) -> Image.Image:
+    """(3, H, W) uint8 -> PIL, for showing a training photo."""
+    return Image.fromarray(pixels.permute(1, 2, 0).numpy(), "RGB")

@@ -1,0 +1,80 @@
+"""The Fast tab in a real browser (Debian's chromium with a fake camera): instant stylization, a live training
+run with Stop, and the webcam streaming through a network. Leaves screenshots in test-artifacts/
+(fast-instant.png, fast-training.png, fast-webcam.png)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nst_core.fast.apply import shipped_models
+
+from .apphelpers import app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
+from .test_app_browser import screenshot
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not shipped_models(), reason="no shipped fast models in styles/fast")]
+
+FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+
+
+@pytest.fixture
+def page(app_server, tmp_path):  # noqa: F811
+    with studio_page(app_server.url, tmp_path / "profile", (1280, 1100), extra_args=FAKE_CAMERA) as page:
+        page.get_by_role("tab", name="Fast").click()
+        page.wait_for_selector("#fast-photo", state="visible")
+        yield page
+
+
+def status_has(page, selector: str, text: str, timeout: float = 60) -> None:
+    page.wait_for_function(f"() => (document.querySelector({selector!r})?.innerText || '').includes({text!r})",
+                           timeout=timeout * 1000)
+
+
+def test_a_photo_is_stylized_instantly_and_offered_as_a_png(page, shared_images):
+    page.set_input_files("#fast-photo input[type=file]", str(shared_images / "tubingen.jpg"))
+    page.wait_for_selector("#fast-result img", state="visible", timeout=60_000)
+    status_has(page, "#fast-status", "one pass")
+    assert " ms" in page.locator("#fast-status").inner_text()
+    link = page.locator("#fast-download a[href]").first
+    link.wait_for(state="attached", timeout=15_000)
+    assert ".png" in link.get_attribute("href")
+    screenshot(page, "fast-instant.png")
+
+
+def test_a_training_run_streams_and_stop_keeps_the_best_network(page, shared_images):
+    page.set_input_files("#fast-photo input[type=file]", str(shared_images / "golden_gate.jpg"))
+    page.wait_for_selector("#fast-result img", state="visible", timeout=60_000)
+    page.get_by_text("Train a fast network for this painting").click()
+    page.locator("#fast-gallery button.thumbnail-item").first.click()
+    page.wait_for_selector("#fast-painting img", state="visible", timeout=30_000)
+    set_slider(page, "Training time (s)", 60)
+    page.click("#fast-train")
+    page.wait_for_selector("#fast-train[disabled]", timeout=10_000)
+    status_has(page, "#fast-train-status", "Step", 120)
+    page.wait_for_selector("#fast-learning img", state="visible", timeout=120_000)
+    page.wait_for_function("() => document.querySelectorAll('#fast-chart svg path, #fast-chart canvas').length > 2",
+                           timeout=60_000)
+    page.locator("#fast-train-box").scroll_into_view_if_needed()
+    screenshot(page, "fast-training.png")
+    page.click("#fast-train-stop")
+    status_has(page, "#fast-train-status", "Stopped", 30)
+    page.wait_for_selector("#fast-train:not([disabled])", timeout=15_000)
+    assert "best network so far is kept" in page.locator("#fast-train-status").inner_text()
+    link = page.locator("#fast-model-file a[href]").first
+    link.wait_for(state="attached", timeout=15_000)
+    assert ".pt" in link.get_attribute("href")
+    status_has(page, "#fast-status", "your painting", 60)  # loaded again: the photo restyled with it
+
+
+def test_the_webcam_streams_through_the_network(page):
+    page.get_by_text("Live webcam through the network").click()
+    webcam = page.locator("#fast-webcam")
+    webcam.scroll_into_view_if_needed()
+    access = webcam.get_by_text("Click to Access Webcam")
+    if access.count():
+        access.first.click()
+    webcam.locator("button").filter(has_text="Record").or_(webcam.get_by_label("start recording")).first.click()
+    page.wait_for_selector("#fast-live img", state="visible", timeout=60_000)
+    first = page.locator("#fast-live img").first.get_attribute("src")
+    page.wait_for_function(f"() => document.querySelector('#fast-live img')?.src !== {first!r}", timeout=30_000)
+    screenshot(page, "fast-webcam.png")

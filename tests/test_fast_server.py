@@ -1,0 +1,140 @@
+"""The Fast tab through gradio_client against `python app.py` on 127.0.0.1: instant stylization with a shipped
+or a trained model, the webcam endpoint, training under the job board, Refine, the Stylize tab's instant
+first picture, and bad input as one sentence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from nst_core.fast.apply import shipped_models
+from nst_core.fast.model import load_model
+from nst_core.images import read_recipe
+from studio.tabs.stylize import INSTANT_NOTE
+
+from .apphelpers import app_server, upload, wait_job  # noqa: F401  (app_server is a fixture)
+from .conftest import ROOT, gradient_image
+from .test_app_server import assert_one_clean_sentence, is_update
+
+gradio_client = pytest.importorskip("gradio_client")
+Client, handle_file = gradio_client.Client, gradio_client.handle_file
+AppError = gradio_client.exceptions.AppError
+
+pytestmark = [pytest.mark.server,
+              pytest.mark.skipif(not shipped_models(), reason="no shipped fast models in styles/fast")]
+
+
+@pytest.fixture
+def client(app_server, tmp_path):  # noqa: F811
+    return Client(app_server.url, verbose=False, download_files=str(tmp_path / "downloads"))
+
+
+@pytest.fixture(scope="module")
+def shipped() -> str:
+    return next(iter(shipped_models()))
+
+
+def test_a_shipped_network_stylizes_instantly_with_a_recipe(client, shared_images, shipped):
+    image, status, download = client.predict(handle_file(shared_images / "golden_gate.jpg"), shipped, None, 256,
+                                             api_name="/fast_stylize")
+    assert Image.open(image).size == (256, 192) and "one pass" in status and " ms" in status
+    recipe = read_recipe(download)
+    assert recipe["fast_model"]["file"] == f"{shipped}.pt" and recipe["output_size"] == [256, 192]
+
+
+def first_streamed(server, api: str, data: list, timeout: float = 60) -> dict:
+    """The first output of a streaming endpoint (the webcam's), read from its event stream, which then closes.
+    gradio_client 2.7 cannot read streaming events ("process_streaming")."""
+    call = httpx.post(f"{server.url}/gradio_api/call/{api}", json={"data": data}, timeout=timeout)
+    call.raise_for_status()
+    event_url = f"{server.url}/gradio_api/call/{api}/{call.json()['event_id']}"
+    with httpx.stream("GET", event_url, timeout=timeout) as events:
+        name = None
+        for line in events.iter_lines():
+            if line.startswith("event:"):
+                name = line.partition(":")[2].strip()
+            elif line.startswith("data:") and name in ("generating", "complete", "error"):
+                assert name != "error", line
+                return json.loads(line.partition(":")[2])[0]
+    raise AssertionError("the stream ended without a frame")
+
+
+def test_a_webcam_frame_comes_back_stylized_at_256_px(app_server, shared_images, shipped):  # noqa: F811
+    frame = first_streamed(app_server, "fast_live", [upload(app_server, shared_images / "tubingen.jpg"), shipped, None])
+    assert Image.open(frame["path"]).size == (256, 192)
+
+
+@pytest.mark.parametrize("what, words", [("photo", "not an image we accept"), ("model", "not a fast-network model"),
+                                         ("size", "must be between 64 and")])
+def test_bad_input_is_one_sentence(client, tmp_path, shared_images, shipped, what, words):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"this is no model")
+    text = tmp_path / "photo.png"
+    text.write_text("not a picture")
+    photo = handle_file(text if what == "photo" else shared_images / "tubingen.jpg")
+    model = handle_file(junk) if what == "model" else None
+    with pytest.raises(AppError) as caught:
+        client.predict(photo, shipped, model, 5000 if what == "size" else 256, api_name="/fast_stylize")
+    assert words in str(caught.value)
+    assert_one_clean_sentence(str(caught.value))
+
+
+def test_training_streams_the_network_and_gives_a_model_that_loads_again(client, shared_images, tmp_path):
+    photo = tmp_path / "photo.png"
+    gradient_image(120, 90, seed=3).save(photo)
+    job = client.submit(handle_file(photo), handle_file(ROOT / "styles" / "gallery" / "stained_glass.png"), 10,
+                        api_name="/fast_train")
+    wait_job(job, 180)
+    outputs = job.outputs()
+    statuses = [out[1] for out in outputs]
+    assert any(s.startswith("Step") for s in statuses) and "Done" in statuses[-1] and "time limit" in statuses[-1]
+    charted = [out[2] for out in outputs if not is_update(out[2])]
+    terms = {row[2] for chart in charted for row in chart["data"]}
+    assert terms == {"total", "content", "style"}
+    model_path = outputs[-1][3]
+    assert model_path and Path(model_path).suffix == ".pt"
+    trained = load_model(model_path)
+    assert trained.meta["teacher"] == "perceptual" and trained.meta["photos"] == ["your photo"]
+    assert trained.meta["training_seconds"] <= 10 + 30  # the cap, plus the step that crossed it
+    # Loaded again: the model file box drives instant stylization.
+    image, status, _download = client.predict(handle_file(shared_images / "tubingen.jpg"), None,
+                                              handle_file(model_path), 128, api_name="/fast_stylize")
+    assert Image.open(image).size == (128, 96) and "your painting" in status
+
+
+def test_training_is_capped_and_one_job_per_visitor(client, shared_images, shipped):
+    with pytest.raises(AppError, match="must be between 10 and") as caught:
+        client.predict(handle_file(shared_images / "tubingen.jpg"), "stained_glass", 100000, api_name="/fast_train")
+    assert_one_clean_sentence(str(caught.value))
+    job = client.submit(handle_file(shared_images / "tubingen.jpg"), "stained_glass", 20, api_name="/fast_train")
+    try:
+        for out in job:
+            if isinstance(out[1], str) and out[1].startswith(("Step", "Loading")):
+                break
+        with pytest.raises(AppError, match="already have a job running"):
+            client.predict(handle_file(shared_images / "tubingen.jpg"), shipped, None, 64, api_name="/fast_refine")
+    finally:
+        job.cancel()
+
+
+def test_refine_starts_from_the_fast_result(client, shared_images, shipped):
+    job = client.submit(handle_file(shared_images / "golden_gate.jpg"), shipped, None, 64, api_name="/fast_refine")
+    wait_job(job, 240)
+    outputs = job.outputs()
+    assert outputs[0][1].startswith("The fast result") and Image.open(outputs[0][0]).size == (64, 48)
+    recipe = read_recipe(outputs[-1][2])
+    assert recipe["refined_from"]["file"] == f"{shipped}.pt" and recipe["init_image_size"] == [64, 48]
+    assert recipe["settings"]["iterations"] == 150  # the engine's default budget
+
+
+def test_the_stylize_tab_shows_a_fast_picture_before_its_job_starts(client, shared_images, shipped):
+    job = client.submit(handle_file(shared_images / "tubingen.jpg"), shipped, api_name="/stylize", iterations=2,
+                        size=64)
+    wait_job(job, 120)
+    first = job.outputs()[0]
+    assert first[1] == INSTANT_NOTE and Image.open(first[0]).size == (64, 48)
+    assert job.outputs()[-1][1].startswith("**Done**")
