@@ -76,7 +76,8 @@ def grid_cells(rows: str, style_weights: Sequence[float], base: Settings) -> lis
             if rows == "content":
                 plan, where, title = replace(base, style_weight=weight, content_layer=row), row, f"content {row}"
             else:
-                plan, where = replace(base, style_weight=weight, style_layers=row), f"to_{row[-1]}"
+                plan = replace(base, style_weight=weight, style_layers=row)
+                where = row[0] if len(row) == 1 else f"to_{row[-1]}"
                 title = f"style {row[0]}" if len(row) == 1 else f"style {row[0]} … {row[-1]}"
             cells.append((f"style{weight:g}_{where}", f"x{weight:g}, {title}", plan))
     return cells
