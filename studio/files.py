@@ -80,10 +80,14 @@ class ServedFiles:
 
     def png(self, image: Image.Image, recipe: dict[str, Any], stem: str = "stylized") -> str:
         """A download PNG carrying `recipe`, in a folder of its own with an unguessable name."""
+        path = self.download_path(stem, ".png")
+        save_png(image, path, recipe)
+        return str(path)
+
+    def download_path(self, stem: str, suffix: str) -> Path:
+        """Where to write a new download (a PNG, a time-lapse): a fresh folder with an unguessable name."""
         prune(self.outputs, OUTPUT_MAX_AGE)
         prune(self.frames, FRAME_MAX_AGE)
         folder = self.outputs / uuid.uuid4().hex  # the cache folder is served: the path must not be guessable
         folder.mkdir(parents=True)
-        path = folder / f"{stem}-{uuid.uuid4().hex[:8]}.png"
-        save_png(image, path, recipe)
-        return str(path)
+        return folder / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"

@@ -83,7 +83,7 @@ def visualise(photo: ImageSource | None = None, *, layer: str = "relu3_1", chann
     if channel is None:
         channel = most_active(shown, layer, extract) if shown is not None else 0
     if not 0 <= channel < count:
-        raise SettingsError(f"{layer} has channels 0 to {count - 1}; {channel} is not one of them.")
+        raise SettingsError(f"Channel must be between 0 and {count - 1} for {layer}, not {channel}.")
     generator = torch.Generator().manual_seed(seed)
     picture = SpectralImage(size, size, generator, extract.device)
     optimizer = torch.optim.Adam([picture.coefficients], lr=LEARNING_RATE)

@@ -28,7 +28,7 @@ def layers(image: ImageSource, *, layer: str = "relu3_1", channel: int | None = 
     model = backbone or load_backbone(weights or default_weights())
     count = model.channels(layer)
     if channel is not None and not 0 <= channel < count:
-        raise SettingsError(f"{layer} has channels 0 to {count - 1}; {channel} is not one of them.")
+        raise SettingsError(f"Channel must be between 0 and {count - 1} for {layer}, not {channel}.")
     if not 1 <= top <= 64:
         raise SettingsError(f"Show between 1 and 64 feature maps, not {top}.")
     shown = resize_to(picture, fitted_size(picture.size, size, min_short=16))
