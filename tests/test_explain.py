@@ -107,7 +107,7 @@ def test_grid_cells_carry_settings_the_stylize_tab_can_load(tiny, pictures):
 def test_a_channel_picture_makes_its_channel_fire_harder(tiny, pictures):
     last = run("channel", tiny, pictures, layer="relu2_1", channel=3, steps=12)[-1]
     assert last.numbers["end_activation"] > last.numbers["start_activation"]
-    with pytest.raises(SettingsError, match="channels 0 to"):
+    with pytest.raises(SettingsError, match="Channel must be between 0 and"):
         next(VIEWS["channel"](None, layer="relu2_1", channel=999, backbone=tiny))
 
 

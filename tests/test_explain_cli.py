@@ -91,7 +91,7 @@ def test_grid_cells_are_pngs_the_stylize_tab_can_restore(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["layers", "{photo}", "--weights", "untrained", "--channel", "5000"], "relu3_1 has channels 0 to 255"),
+    (["layers", "{photo}", "--weights", "untrained", "--channel", "5000"], "Channel must be between 0 and 255"),
     (["shuffle", "{photo}", "--weights", "untrained", "--tiles", "1"], "Tiles must be between 2 and 16"),
     (["texture", "{photo}", "--weights", "no_such_weights.pth"], "No weights file at 'no_such_weights.pth'"),
     (["channel", "--photo", "missing.jpg", "--weights", "untrained"], "There is no image file at 'missing.jpg'"),
