@@ -45,13 +45,13 @@ class Room:
 
     def build(self) -> None:
         """The strip, the side-by-side pair and the time-lapse, below the tabs."""
-        with gr.Group(elem_id="room"):
+        with gr.Column(elem_id="room"):  # not a gr.Group: 6.31 draws its children with a 3 px black border
             self.strip = gr.Gallery(label="Your results, newest last: click one, then another, to compare them",
-                                    columns=8, rows=1, height=200, allow_preview=False, object_fit="contain",
+                                    columns=8, height="auto", allow_preview=False, object_fit="contain",
                                     elem_id="history")
             with gr.Row():
-                left = gr.Image(label="First picked", interactive=False, elem_id="compare-a", format="png")
-                right = gr.Image(label="Second picked", interactive=False, elem_id="compare-b", format="png")
+                left, right = (gr.Image(label=label, interactive=False, elem_id=elem_id, format="png", height=360)
+                               for label, elem_id in (("First picked", "compare-a"), ("Second picked", "compare-b")))
             notes = gr.Markdown("Run something in either tab; each result lands in the strip.", elem_id="compare-notes")
             with gr.Row():
                 make = gr.Button("Time-lapse of the last picked result", elem_id="timelapse-make")

@@ -51,7 +51,7 @@ def test_reconstruct_streams_its_panels_as_they_fill_in(client, photos):
 
 
 def test_layers_of_the_painting_name_its_busiest_channels(client, photos):
-    job = explain(client, photos, "layers", source="painting", layer="relu2_1", channel=3, size=96)
+    job = explain(client, photos, "layers", source="painting", layer="relu2_1", channel="3", size=96)
     wait_job(job, 60)
     gallery, status, numbers = job.result()
     assert [p["caption"] for p in gallery["value"]] == ["the picture", "16 busiest of 128 maps",
@@ -77,8 +77,8 @@ def test_the_visitor_has_one_job_across_both_tabs_and_stop_frees_it(client, phot
 
 
 @pytest.mark.parametrize("view, options, expected", [
-    ("layers", {"channel": 4000}, "Channel must be between 0 and 255 for relu3_1"),
-    ("layers", {"channel": -2}, "Channel must be a whole number"),
+    ("layers", {"channel": "4000"}, "Channel must be between 0 and 255 for relu3_1"),
+    ("layers", {"channel": "-2"}, "Channel must be a whole number, or blank for the busiest one"),
     ("shuffle", {"tiles": 1}, "Tiles per side must be between 2 and 16"),
     ("reconstruct", {"layers": []}, "Tick at least one layer"),
     ("grid", {"size": 4000}, "Size (px) must be between 32 and 512"),

@@ -70,8 +70,8 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes, stylized
         view = gr.Radio([(LABELS[v], v) for v in VIEWS], value=FIRST_VIEW, label="What to show",
                         elem_id="explain-view")
     caption = gr.Markdown(CAPTIONS[FIRST_VIEW], elem_id="explain-caption")
+    gr.Markdown("**Classic experiments, one click each** (a few seconds on two CPU cores):", elem_id="presets-title")
     with gr.Row(elem_id="explain-presets"):
-        gr.Markdown("**Classic experiments, one click each:**")
         presets = [gr.Button(label, size="sm", elem_id=f"preset-{i}") for i, (label, _, _) in enumerate(PRESETS)]
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
@@ -81,7 +81,8 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes, stylized
                                    info="result: the Stylize tab's latest picture", visible=False),
                 "layer": gr.Dropdown(list(LAYER_CHOICES), value="relu3_1", label="Layer", visible=False,
                                      info="relu1_x: edges and colours … relu5_x: parts of things"),
-                "channel": gr.Number(None, label="Channel", info="blank: the busiest one", visible=False),
+                "channel": gr.Textbox("", label="Channel", placeholder="the busiest", visible=False,
+                                      info="a channel's number, or blank for the busiest one"),
                 "layers": gr.CheckboxGroup(list(STYLE_LAYERS), value=list(STYLE_LAYERS), label="Rebuild the photo from",
                                            visible=FIRST_VIEW == "reconstruct"),
                 "sets": gr.Radio([("growing: relu1_1, then adding one more", "growing"),
@@ -112,7 +113,7 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes, stylized
     view.input(view_updates, view, view_outputs, queue=False, api_visibility="private")
 
     def explain(view: str = FIRST_VIEW, content: Any = None, style: Any = None, source: str = "photo",
-                layer: str = "relu3_1", channel: float | None = None, layers: list[str] | None = None,
+                layer: str = "relu3_1", channel: str = "", layers: list[str] | None = None,
                 sets: str = "growing", tiles: float = 4, rows: str = "content", size: float = start["size"],
                 steps: float = start["steps"], weights: str | None = None,
                 request: gr.Request = None) -> Iterator[tuple]:

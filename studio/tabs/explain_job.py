@@ -129,8 +129,11 @@ class ExplainTab:
             if values["layer"] not in LAYER_CHOICES:
                 raise NSTError(f"Layer must be one of {', '.join(LAYER_CHOICES)}.")
             chosen["layer"] = values["layer"]
-            if values["channel"] not in (None, ""):
-                chosen["channel"] = whole(values["channel"], "Channel")
+            channel = str(values["channel"] or "").strip()
+            if channel:
+                if not channel.isdigit():
+                    raise NSTError(f"Channel must be a whole number, or blank for the busiest one, not {channel!r}.")
+                chosen["channel"] = int(channel)
         if view == "reconstruct":
             layers = [layer for layer in LAYER_CHOICES if layer in (values["layers"] or ())]
             if not layers:
@@ -183,8 +186,9 @@ class ExplainTab:
 
 
 def whole(value: Any, label: str) -> int:
+    """A slider's value as an int (its own check has already refused non-numbers and values out of range)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value != int(value) or value < 0:
+            or value != int(value):
         raise NSTError(f"{label} must be a whole number, not {value!r}.")
     return int(value)
 
