@@ -2,13 +2,12 @@
 open Explain, and watch every view fill in live; a grid picture loads into Stylize; the history strip compares two
 results and makes a time-lapse; a preset runs in one click; Stop works.
 
-Leaves test-artifacts/explain-<view>.png (one per view) and explain-room.png. Views run small (64-96 px) to keep
-CI short; NST_EXPLAIN_DEFAULTS=1 runs them at their own default sizes instead (for the screenshots in the notes).
+Leaves test-artifacts/explain-<view>.png (one per view) and explain-room.png. Views run small (64-96 px, a few
+steps) to keep CI short.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -18,7 +17,6 @@ from .test_app_browser import ARTIFACTS, PROJECTOR, wait_for_status
 
 pytestmark = pytest.mark.browser
 
-DEFAULTS = os.environ.get("NST_EXPLAIN_DEFAULTS") == "1"
 # view -> (its label in the tab, size, steps) for the CI run
 VIEWS = {
     "layers": ("What each layer sees", 96, None),
@@ -39,10 +37,9 @@ def explain_status(page) -> str:
 def run_view(page, view: str, label: str, size: int, steps: int | None) -> list[tuple[int, str]]:
     """Pick the view, press Run, and sample (pictures shown, status) until it is done."""
     page.get_by_label(label, exact=True).check()
-    if not DEFAULTS:
-        set_slider(page, "Size (px)", size)
-        if steps is not None:
-            set_slider(page, "Steps", steps)
+    set_slider(page, "Size (px)", size)
+    if steps is not None:
+        set_slider(page, "Steps", steps)
     page.click("#explain-run")
     page.wait_for_function("() => !document.querySelector('#explain-status').innerText.startsWith('Done')",
                            timeout=30_000)
