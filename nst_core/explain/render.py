@@ -93,19 +93,22 @@ def overlay(image: Image.Image, values: torch.Tensor) -> Image.Image:
 
 
 def bars(items: list[tuple[str, float, tuple[int, int, int]]], *, width: int = 480, height: int = 300) -> Image.Image:
-    """A bar per (label, value, colour), values written above them: big enough for the back of a room."""
+    """A bar per (label, value, colour), each with its value and label above it (a gallery's caption covers the
+    bottom of a picture): big enough for the back of a room."""
     picture = Image.new("RGB", (width, height), PAPER)
     draw = ImageDraw.Draw(picture)
-    text = font(max(12, height // 10))
+    size = max(12, height // 11)
+    text = font(size)
     top = max((value for _, value, _ in items), default=0) or 1.0
     slot = width // max(1, len(items))
-    base, room = height - height // 5, height * 3 // 5
+    base, room = height - height // 6, height - height // 6 - 2 * size - 16
     for i, (name, value, colour) in enumerate(items):
         x0, x1 = i * slot + slot // 5, (i + 1) * slot - slot // 5
         y0 = base - round(room * value / top)
         draw.rectangle((x0, y0, x1, base), fill=colour)
+        label_font = fitting(draw, name, slot, size)
         draw.text(((x0 + x1) // 2, y0 - 4), f"{value:.3g}", fill=INK, font=text, anchor="md")
-        draw.text(((x0 + x1) // 2, base + 6), name, fill=INK, font=text, anchor="ma")
+        draw.text(((x0 + x1) // 2, y0 - 8 - size), name, fill=INK, font=label_font, anchor="md")
     draw.line((0, base, width, base), fill=INK, width=2)
     return picture
 

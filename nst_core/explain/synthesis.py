@@ -53,7 +53,7 @@ def grow(sheet: Sheet, runs: dict[str, Iterator], titles: dict[str, str], what: 
     return finals
 
 
-def reconstruct(photo: ImageSource, *, layers: Sequence[str] = STYLE_LAYERS, size: int = 128, steps: int = 80,
+def reconstruct(photo: ImageSource, *, layers: Sequence[str] = STYLE_LAYERS, size: int = 128, steps: int = 64,
                 tv: float = 0.5, seed: int = 0, weights: str | None = None,
                 backbone: VGGFeatures | None = None) -> Iterator[ViewEvent]:
     """The photo rebuilt from noise using only the content loss at each of `layers`.
@@ -110,7 +110,7 @@ def texture_plan(size: int, steps: int, seed: int, weights: str | None, layers: 
                  style_weight=1.0)
 
 
-def texture(painting: ImageSource, *, sets: str = "growing", size: int = 128, steps: int = 100, seed: int = 0,
+def texture(painting: ImageSource, *, sets: str = "growing", size: int = 128, steps: int = 64, seed: int = 0,
             weights: str | None = None, backbone: VGGFeatures | None = None) -> Iterator[ViewEvent]:
     """The painting's texture grown from noise with only the style loss, on each set of layers."""
     painting = decode_image(painting)
@@ -153,7 +153,7 @@ def shuffled_tiles(image: Image.Image, tiles: int, seed: int) -> Image.Image:
     return out
 
 
-def shuffle(painting: ImageSource, *, tiles: int = 4, size: int = 128, steps: int = 80, seed: int = 0,
+def shuffle(painting: ImageSource, *, tiles: int = 4, size: int = 128, steps: int = 64, seed: int = 0,
             weights: str | None = None, backbone: VGGFeatures | None = None) -> Iterator[ViewEvent]:
     """The painting and a tile-shuffled copy: Gram change against content change, and a texture from each."""
     painting = decode_image(painting)

@@ -127,8 +127,9 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes, stylized
     inputs = [view, stylized.controls["content"], stylized.controls["style"], options["source"], options["layer"],
               options["channel"], options["layers"], options["sets"], options["tiles"], options["rows"], size,
               options["steps"], weights]
-    run_event = run_btn.click(lambda: gr.update(interactive=False), None, run_btn, queue=False,
-                              api_visibility="private").then(
+    # A new run starts from an empty page: the last view's pictures would pass for this one's first.
+    run_event = run_btn.click(lambda: (gr.update(interactive=False), None, ""), None, [run_btn, panels, numbers],
+                              queue=False, api_visibility="private").then(
         explain, inputs, [panels, status, numbers, cells], api_name="explain", concurrency_limit=8)
     run_event.then(None, None, run_btn, js=ENABLE_RUN, api_visibility="private")
     run_event.failure(None, None, run_btn, js=ENABLE_RUN, api_visibility="private")

@@ -34,7 +34,7 @@ LABELS = {"layers": "What each layer sees", "channel": "What a channel looks for
 # Each view's own defaults (the engine's), so the sliders start where the view is quick.
 DEFAULTS = {view: {name: p.default for name, p in inspect.signature(fn).parameters.items()
                    if p.default is not inspect.Parameter.empty} for view, fn in VIEWS.items()}
-COLUMNS = {"layers": 4, "channel": 2, "reconstruct": 4, "texture": 4, "shuffle": 5, "compare": 4, "grid": 3}
+COLUMNS = {"layers": 2, "channel": 2, "reconstruct": 4, "texture": 4, "shuffle": 5, "compare": 4, "grid": 3}
 UPDATE_INTERVAL = 0.1  # seconds between status updates: Stop is honoured at the next one
 PANEL_INTERVAL = 0.35  # at most ~3 panel updates a second: each changed panel is encoded, written and fetched
 SHEET_TILE = 160  # the contact sheet kept for Stop, the history and the time-lapse
@@ -193,6 +193,18 @@ def whole(value: Any, label: str) -> int:
     return int(value)
 
 
+def layer_set(name: str) -> str:
+    """A texture panel's name as the layers it used: to_relu3_1 -> relu1_1 … relu3_1."""
+    if name.startswith("to_"):
+        return f"relu1_1 … {name[3:]}"
+    return {"all5": "all five layers"}.get(name, name)
+
+
+def amount(value: float) -> str:
+    """1530.2 -> 1,530; 0.0421 -> 0.0421: no exponents for a class to decode."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def numbers_markdown(view: str, numbers: dict[str, Any]) -> str:
     """The view's numbers as a small table a class can read."""
     if not numbers:
@@ -202,7 +214,7 @@ def numbers_markdown(view: str, numbers: dict[str, Any]) -> str:
         return ("| rebuilt from | pixel match (higher is closer) | content distance to the photo |\n|---|---|---|\n"
                 + "\n".join(rows))
     if view == "texture":
-        rows = [f"| {name} | {n['gram_distance']:.3f} |" for name, n in numbers.items()]
+        rows = [f"| {layer_set(name)} | {n['gram_distance']:.3f} |" for name, n in numbers.items()]
         return "| layers | style (Gram) distance to the painting |\n|---|---|\n" + "\n".join(rows)
     if view == "shuffle":
         text = (f"Shuffling changed the **content by {numbers['content_change']:.2f}** and the "
@@ -228,10 +240,11 @@ def numbers_markdown(view: str, numbers: dict[str, Any]) -> str:
                 f"#{a} and #{b}" for a, b in numbers["strongest_pairs"])
         return text + "."
     if view == "channel":
-        text = f"Channel {numbers['channel']} of {numbers['layer']} fires {numbers['start_activation']:.3g} on noise"
+        start = amount(numbers["start_activation"])
+        text = f"Channel {numbers['channel']} of {numbers['layer']} fires {start} on noise"
         if "end_activation" in numbers:
-            text += f" and **{numbers['end_activation']:.3g}** on the grown picture"
+            text += f" and **{amount(numbers['end_activation'])}** on the grown picture"
         if "photo_activation" in numbers:
-            text += f" ({numbers['photo_activation']:.3g} on average over your photo)"
+            text += f" ({amount(numbers['photo_activation'])} on average over your photo)"
         return text + "."
     return ""
