@@ -80,19 +80,21 @@ class ServedFiles:
 
     def png(self, image: Image.Image, recipe: dict[str, Any], stem: str = "stylized") -> str:
         """A download PNG carrying `recipe`, in a folder of its own with an unguessable name."""
-        path = self._download_path(f"{stem}-{uuid.uuid4().hex[:8]}.png")
+        path = self.download_path(stem, ".png")
         save_png(image, path, recipe)
         return str(path)
 
     def download(self, data: bytes, name: str) -> str:
-        """Any other download (a trained model), under `name`, in a folder of its own with an unguessable name."""
-        path = self._download_path(name)
+        """Any other download (a trained model) named like `name`, in a folder of its own."""
+        stem, suffix = os.path.splitext(name)
+        path = self.download_path(stem, suffix)
         path.write_bytes(data)
         return str(path)
 
-    def _download_path(self, name: str) -> Path:
+    def download_path(self, stem: str, suffix: str) -> Path:
+        """Where to write a new download (a PNG, a time-lapse): a fresh folder with an unguessable name."""
         prune(self.outputs, OUTPUT_MAX_AGE)
         prune(self.frames, FRAME_MAX_AGE)
         folder = self.outputs / uuid.uuid4().hex  # the cache folder is served: the path must not be guessable
         folder.mkdir(parents=True)
-        return folder / name
+        return folder / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"

@@ -11,7 +11,8 @@ from gradio.utils import get_upload_folder
 from .files import ServedFiles
 from .jobs import JobBoard, Keepsakes
 from .limits import Limits
-from .tabs import fast, stylize
+from .room import Room
+from .tabs import explain, fast, stylize
 
 INTRO = ("# Neural Style Studio\nUpload a photo, pick a painting, press **Run**, and watch gradient descent "
          "repaint the photo step by step (Gatys et al.). Every knob is explained below it.")
@@ -33,13 +34,21 @@ def build_demo(limits: Limits) -> gr.Blocks:
     board = JobBoard(limits.compute_slots)
     files = ServedFiles(Path(get_upload_folder()))
     keepsakes = Keepsakes()
+    room = Room(keepsakes, files)
     with StudioBlocks(title="Neural Style Studio", delete_cache=(120, 600)) as demo:
-        gr.Markdown(INTRO, elem_id="intro")
-        with gr.Tabs():
+        with gr.Row(elem_id="header"):
+            gr.Markdown(INTRO, elem_id="intro", scale=4)
+            room.projector_toggle()
+        with gr.Tabs() as tabs:
             with gr.Tab("Stylize", id="stylize"):
-                stylize.build(limits, board, files, keepsakes)
+                stylized = stylize.build(limits, board, files, keepsakes)
+            with gr.Tab("Explain", id="explain", elem_id="explain-tab"):
+                explained = explain.build(limits, board, files, keepsakes, stylized, tabs)
             with gr.Tab("Fast", id="fast"):
                 fast.build(limits, board, files, keepsakes)
+        room.build()
+        room.follow(stylized.run_event, "stylize")
+        room.follow(explained.run_event, "explain")
     demo.queue(max_size=limits.queue_size)
     demo.board = board  # for tests that look at the server's state in-process
     demo.files = files

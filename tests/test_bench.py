@@ -114,3 +114,15 @@ def test_style_loss_bench_prints_every_loss_against_gram():
     rows = table_rows(result.stdout)
     assert [(r[0], r[1]) for r in rows] == [("48", "gram"), ("48", "w2"), ("48", "sliced")]
     assert rows[0][3] == "1.00x" and all(float(r[2]) > 0 and float(r[4]) >= 0 for r in rows)
+
+
+def test_explain_bench_times_each_view_against_a_reference_step(tmp_path):
+    out = tmp_path / "explain.json"
+    result = bench("bench.explain", "--weights", "untrained", "--views", "layers", "--threads", "1",
+                   "--reference-steps", "2", "--json", str(out))
+    assert "reference: a 128 px Stylize step takes" in result.stdout
+    report = json.loads(out.read_text())
+    (row,) = report["rows"]
+    assert row["view"] == "layers" and 0 < row["first_s"] <= row["total_s"] and report["reference_step_s"] > 0
+    assert table_rows(result.stdout) == [["layers", f"{row['first_s']:.2f}", f"{row['total_s']:.1f}",
+                                          str(row["reference_steps"])]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 import pandas as pd
@@ -163,6 +163,7 @@ class StylizeTab:
                 picture, recipe = instant
                 self.keepsakes.keep(session, picture, recipe, picture.size, 0)
                 yield picture, INSTANT_NOTE, gr.skip(), gr.skip()
+            self.keepsakes.begin(session)  # this run's frames make its time-lapse (the instant picture is not one)
             for waiting in self.board.wait_for_slot(ticket):
                 yield gr.skip(), waiting, gr.skip(), gr.skip()
             for frame in stylize_frames(content, styles, settings, bool(values["show_layer_losses"])):
@@ -215,7 +216,15 @@ def gallery_items() -> list[tuple[str, str]]:
     return [(str(s.path), s.title) for s in list_styles() if s.available]
 
 
-def build(limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsakes) -> None:
+class Built(NamedTuple):
+    """What other parts of the page use: the controls by name, the status line, and the run's event (to follow it)."""
+
+    controls: dict[str, gr.components.Component]
+    status: gr.Markdown
+    run_event: Any
+
+
+def build(limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsakes) -> Built:
     """The tab's layout and events, inside the caller's gr.Blocks and gr.Tab."""
     tab = StylizeTab(limits, board, files, keepsakes)
     gallery = gallery_items()
@@ -290,4 +299,5 @@ def build(limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsa
         tab.after_stop, None, [status, download], api_visibility="private")
     recipe_file.upload(tab.restore, recipe_file, [made[c.name] for c in RESTORABLE] + [status],
                        api_visibility="private")
+    return Built(made, status, run_event)
 

@@ -1,0 +1,114 @@
+"""Whole stylizations side by side: the trained network against an untrained one (`compare`), and a grid of
+the style/content ratio against the content layer or the style layers (`grid`, Gatys et al.'s figure 3).
+
+Every picture is a run of `nst_core.engine.stylize_iter`; the runs advance one step each in turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+from ..backbones import VGGFeatures
+from ..config import Settings, default_weights
+from ..engine import resolve_backbone, stylize_iter
+from ..errors import SettingsError
+from ..features import FeatureExtractor, pick_device
+from ..images import ImageSource, decode_image, resize_to
+from .events import Sheet, ViewEvent, round_robin
+from .measures import CONTENT_LAYER, STYLE_LAYERS, Yardstick
+
+GRID_ROWS = {
+    "content": ("relu2_2", "relu3_2", "relu4_2"),  # the content layer, shallow to deep
+    "style": (STYLE_LAYERS[:1], STYLE_LAYERS[:3], STYLE_LAYERS),  # the style layers: up to relu1_1, 3_1, 5_1
+}
+GRID_STYLE_WEIGHTS = (1.0, 10.0, 100.0)  # the content weight stays 1, so these are the style/content ratios
+
+
+def compare(photo: ImageSource, painting: ImageSource, *, size: int = 128, steps: int = 60, init: str = "noise",
+            style_weight: float = 1.0, seed: int = 0, weights: str | None = None, backbone: VGGFeatures | None = None,
+            untrained: VGGFeatures | None = None) -> Iterator[ViewEvent]:
+    """The same job on the trained network and on an untrained (random) one, both judged by the trained one.
+
+    From noise (the default) the difference is plainest: the photo itself is not there to start from. A light
+    style weight lets the trained network's photo show through within the few steps a classroom waits for.
+    """
+    photo, painting = decode_image(photo), decode_image(painting)
+    plan = Settings(size=size, iterations=steps, init=init, style_weight=style_weight, seed=seed,
+                    preview_every=max(1, steps // 25),
+                    weights=weights or default_weights())
+    random_plan = replace(plan, weights="untrained")
+    trained = backbone or resolve_backbone(plan)
+    untrained = untrained or resolve_backbone(random_plan)
+    sheet = Sheet("compare", steps * 2)
+    sheet.put("photo", "the photo", photo)
+    sheet.put("painting", "the painting", painting)
+    yield sheet.event("Starting the same job on both networks")
+    runs = {"trained": stylize_iter(photo, painting, plan, backbone=trained),
+            "untrained": stylize_iter(photo, painting, random_plan, backbone=untrained)}
+    titles = {"trained": "trained network", "untrained": "untrained (random) network"}
+    finals = {}
+    for name, event in round_robin(runs):
+        sheet.step += 1
+        if event.preview is not None:
+            sheet.put(name, titles[name], event.preview, (plan if name == "trained" else random_plan).to_dict())
+        if event.done:
+            finals[name] = event.preview
+        yield sheet.event(f"Step {event.step} of {event.total} on the {titles[name]}")
+    yield sheet.event("Judging both results with the trained network")
+    ruler = Yardstick(FeatureExtractor(trained, pick_device("auto"), "fp32"), finals["trained"].size)
+    reference_photo = resize_to(photo, finals["trained"].size)
+    for name, picture in finals.items():
+        sheet.numbers[name] = {"content_distance": round(ruler.content_distance(picture, reference_photo), 4),
+                               "style_distance": round(ruler.gram_distance(picture, painting), 5)}
+    yield sheet.event("Done: only the trained network knows what the photo shows and how the painting is painted.",
+                      done=True)
+
+
+def grid_cells(rows: str, style_weights: Sequence[float], base: Settings) -> list[tuple[str, str, Settings]]:
+    """(name, title, settings) of each cell, row by row."""
+    if rows not in GRID_ROWS:
+        raise SettingsError(f"Grid rows must be content (the content layer) or style (the style layers), not {rows!r}.")
+    if not style_weights or len(style_weights) > 5:
+        raise SettingsError("Give between one and five style weights for the grid's columns.")
+    cells = []
+    for row in GRID_ROWS[rows]:
+        for weight in style_weights:
+            if rows == "content":
+                plan, where, title = replace(base, style_weight=weight, content_layer=row), row, f"content {row}"
+            else:
+                plan = replace(base, style_weight=weight, style_layers=row)
+                where = row[0] if len(row) == 1 else f"to_{row[-1]}"
+                title = f"style {row[0]}" if len(row) == 1 else f"style {row[0]} … {row[-1]}"
+            cells.append((f"style{weight:g}_{where}", f"x{weight:g}, {title}", plan))
+    return cells
+
+
+def grid(photo: ImageSource, painting: ImageSource, *, rows: str = "content",
+         style_weights: Sequence[float] = GRID_STYLE_WEIGHTS, size: int = 96, steps: int = 30, seed: int = 0,
+         weights: str | None = None, backbone: VGGFeatures | None = None) -> Iterator[ViewEvent]:
+    """Small stylizations for every (row, style weight) pair, filling in together."""
+    photo, painting = decode_image(photo), decode_image(painting)
+    base = Settings(size=size, iterations=steps, seed=seed, preview_every=max(1, steps // 10),
+                    weights=weights or default_weights())
+    cells = grid_cells(rows, style_weights, base)
+    model = backbone or resolve_backbone(base)
+    model.check_layers([CONTENT_LAYER, *GRID_ROWS["content"], *STYLE_LAYERS])
+    sheet = Sheet("grid", steps * len(cells))
+    sheet.numbers.update({"rows": rows, "columns": [float(w) for w in style_weights], "cells": {}})
+    titles = {name: title for name, title, _ in cells}
+    plans = {name: plan for name, _, plan in cells}
+    yield sheet.event(f"Starting {len(cells)} small runs")
+    runs = {name: stylize_iter(photo, painting, plan, backbone=model) for name, plan in plans.items()}
+    for name, event in round_robin(runs):
+        sheet.step += 1
+        if event.preview is not None:
+            sheet.put(name, titles[name], event.preview, plans[name].to_dict())
+        if event.done:
+            plan = plans[name]
+            sheet.numbers["cells"][name] = {"content_loss": round(event.content_loss / plan.content_weight, 5),
+                                            "style_loss": round(event.style_loss / plan.style_weight, 5)}
+        yield sheet.event(f"Step {event.step} of {event.total} for {titles[name]}")
+    yield sheet.event("Done: more style weight gives more painting; a deeper content layer lets the shapes loosen.",
+                      done=True)
+

@@ -1,0 +1,60 @@
+"""This visitor's results from every tab: each picture with its settings and the film of its run, newest last.
+
+Kept in the server process per browser session and bounded (a few entries each, a few dozen sessions), so a class
+can put any two side by side and replay any run as a time-lapse. Knows nothing about Gradio.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from nst_core.timelapse import Film
+
+PER_SESSION = 8
+SESSIONS = 64
+THUMBNAIL = 384  # pictures are kept at most this size: enough for the strip and a side-by-side
+
+
+@dataclass(frozen=True)
+class Entry:
+    image: Image.Image
+    caption: str  # a few words: the tab and the settings that matter
+    settings: dict[str, Any]  # JSON-ready; compared key by key
+    film: Film | None
+
+
+class History:
+    def __init__(self, per_session: int = PER_SESSION, sessions: int = SESSIONS) -> None:
+        self.per_session, self.sessions = per_session, sessions
+        self.lock = threading.Lock()
+        self.items: OrderedDict[str, list[Entry]] = OrderedDict()
+
+    def add(self, session: str, image: Image.Image, caption: str, settings: dict[str, Any],
+            film: Film | None) -> bool:
+        """Record a result; False if it is the one recorded last (a run stopped before it showed anything new)."""
+        small = image.copy()
+        small.thumbnail((THUMBNAIL, THUMBNAIL))
+        with self.lock:
+            entries = self.items.setdefault(session, [])
+            if entries and entries[-1].caption == caption and entries[-1].image.tobytes() == small.tobytes():
+                return False
+            entries.append(Entry(small, caption, dict(settings), film))
+            del entries[:-self.per_session]
+            self.items.move_to_end(session)
+            while len(self.items) > self.sessions:
+                self.items.popitem(last=False)
+            return True
+
+    def entries(self, session: str) -> list[Entry]:
+        with self.lock:
+            return list(self.items.get(session, ()))
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(name, a's value, b's value) for every setting the two do not share."""
+    return [(name, a.get(name), b.get(name)) for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]

@@ -1,0 +1,91 @@
+"""The Explain tab's parts without a server: the job's frames (throttled, time-limited, picklable for ZeroGPU),
+the numbers a class reads, the keepsakes' films and the history strip."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from PIL import Image
+
+from nst_core.explain import VIEWS
+from studio.history import History, differences
+from studio.jobs import Keepsakes
+from studio.room import caption
+from studio.tabs.explain_job import DEFAULTS, numbers_markdown, view_frames
+
+from .conftest import gradient_image, tiny_backbone
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_backbone()
+
+
+def test_a_view_past_the_servers_time_limit_ends_with_the_pictures_so_far(tiny):
+    photo = gradient_image(80, 60, seed=1)
+    frames = list(view_frames("reconstruct", [photo], {"backbone": tiny, "size": 64, "steps": 5000}, 1.0))
+    last = frames[-1]
+    assert last.done and "limit" in last.status
+    assert [name for name, *_ in last.meta["panels"]][:3] == ["photo", "noise", "relu1_1"]
+    assert last.step < last.meta["total"]
+    # What a ZeroGPU worker sends back is pickled: plain values and PIL images only.
+    assert pickle.loads(pickle.dumps(last)).meta["panels"][0][2].size == last.meta["panels"][0][2].size
+
+
+def test_frames_carry_panels_only_now_and_then_but_always_at_the_end(tiny):
+    photo = gradient_image(80, 60, seed=1)
+    frames = list(view_frames("reconstruct", [photo], {"backbone": tiny, "size": 64, "steps": 30}, 600))
+    with_panels = [f for f in frames if f.meta["panels"] is not None]
+    assert frames[-1].done and frames[-1].meta["panels"] is not None
+    assert len(with_panels) < len(frames), "every frame re-sent every picture"
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_every_views_numbers_read_as_text(view, tiny):
+    pictures = {"layers": [gradient_image(64, 48)], "channel": [None], "reconstruct": [gradient_image(64, 48)],
+                "texture": [gradient_image(64, 64)], "shuffle": [gradient_image(64, 64)],
+                "compare": [gradient_image(64, 48), gradient_image(64, 64)],
+                "grid": [gradient_image(64, 48), gradient_image(64, 64)]}[view]
+    options = {"backbone": tiny, "size": 64, **({"steps": 2} if view != "layers" else {})}
+    if view == "compare":
+        options["untrained"] = tiny_backbone(seed=3)
+    frames = list(view_frames(view, pictures, options, 600))
+    text = numbers_markdown(view, frames[-1].meta["numbers"])
+    assert text and "{" not in text and "None" not in text
+
+
+def test_each_view_starts_at_its_own_engine_defaults():
+    assert DEFAULTS["reconstruct"]["size"] == 128 and DEFAULTS["grid"]["size"] == 96
+    assert "steps" not in DEFAULTS["layers"] and DEFAULTS["channel"]["steps"] > 0
+
+
+def test_keepsakes_keep_a_film_per_run():
+    keepsakes = Keepsakes()
+    keepsakes.begin("s")
+    for step in (1, 10, 20):
+        keepsakes.keep("s", Image.new("RGB", (32, 24), (step, 0, 0)), {"settings": {"iterations": 20}}, (32, 24), step)
+    assert [shot.step for shot in keepsakes.film("s").shots] == [1, 10, 20]
+    assert {shot.total for shot in keepsakes.film("s").shots} == {20}
+    keepsakes.begin("s")
+    assert len(keepsakes.film("s")) == 0 and keepsakes.last("s")[3] == 20  # Stop still has the last picture
+
+
+def test_history_keeps_a_few_results_per_visitor_and_skips_a_repeat():
+    history = History(per_session=3, sessions=2)
+    pictures = [Image.new("RGB", (40, 30), (i * 40, 0, 0)) for i in range(5)]
+    for picture in pictures:
+        assert history.add("a", picture, "Stylize", {"size": 64}, None)
+    assert not history.add("a", pictures[-1], "Stylize", {"size": 64}, None)  # the same picture again
+    assert [e.image.getpixel((0, 0))[0] for e in history.entries("a")] == [80, 120, 160]
+    history.add("b", pictures[0], "x", {}, None)
+    history.add("c", pictures[0], "x", {}, None)
+    assert history.entries("a") == [], "the oldest visitor's strip should drop out"
+
+
+def test_two_results_compare_by_the_settings_they_do_not_share():
+    assert differences({"tab": "stylize", "size": 64, "style_weight": 10}, {"tab": "stylize", "size": 64}) == [
+        ("style_weight", 10, None)]
+    recipe = {"settings": {"style_weight": 100.0, "content_layer": "relu4_2", "size": 256, "iterations": 150}}
+    assert caption("stylize", recipe, 40) == "Stylize: style 100, content relu4_2, 256 px, stopped at 40 of 150"
+    assert caption("explain", {"settings": {"view": "grid", "size": 96}}, 9) == "Explain: The knobs, as a grid, 96 px"

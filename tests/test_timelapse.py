@@ -1,0 +1,52 @@
+"""Time-lapses: a film keeps its first and latest frames and an even spread between, and becomes a GIF and an
+MP4 whose frames carry the step counter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_core.errors import NSTError
+from nst_core.timelapse import Film, frames, write_gif, write_mp4
+
+
+def frame(step: int, size: tuple[int, int] = (80, 60)) -> Image.Image:
+    return Image.new("RGB", size, (step * 2 % 256, 120, 255 - step % 256))
+
+
+def test_a_long_run_keeps_its_first_and_last_frames_evenly_spread_within_capacity():
+    film = Film(capacity=8)
+    for step in range(1, 201):
+        film.add(frame(step), step, 200)
+    steps = [shot.step for shot in film.shots]
+    assert steps[0] == 1 and steps[-1] == 200 and len(steps) <= 9
+    gaps = {b - a for a, b in zip(steps[:-2], steps[1:-1])}
+    assert len(gaps) == 1, f"uneven spread: {steps}"
+
+
+def test_gif_and_mp4_show_every_frame_at_the_final_size_with_the_counter(tmp_path):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="imageio-ffmpeg is not installed")
+    film = Film()
+    for step in range(1, 11):  # a coarse-to-fine run: the first half is smaller
+        film.add(frame(step, (40, 30) if step <= 5 else (80, 60)), step, 10)
+    shown = list(frames(film))
+    assert len(shown) == 10 and {p.size for p in shown} == {(320, 240)}  # 80x60 times 4: at least 256 px
+    band = np.asarray(shown[0])[-8:, :, :].mean()
+    assert band < np.asarray(shown[0])[:100].mean(), "no dark counter band along the bottom"
+    assert np.asarray(shown[0]).tobytes() != np.asarray(shown[1]).tobytes()
+
+    gif = write_gif(film, tmp_path / "run.gif")
+    with Image.open(gif) as img:
+        assert img.n_frames == 10 and img.size == (320, 240) and img.info.get("loop") == 0
+    mp4 = write_mp4(film, tmp_path / "run.mp4")
+    reader = imageio_ffmpeg.read_frames(str(mp4))
+    meta = next(reader)
+    decoded = sum(1 for _ in reader)
+    assert meta["size"] == (320, 240) and meta["codec"].startswith("h264")
+    assert decoded >= 10  # every frame, then the last one held
+
+
+def test_an_empty_film_is_refused_with_a_sentence(tmp_path):
+    with pytest.raises(NSTError, match="run something first"):
+        write_gif(Film(), tmp_path / "x.gif")
