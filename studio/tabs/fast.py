@@ -29,7 +29,7 @@ from nst_core.fast.train import TrainSettings, train_iter
 from nst_core.gallery import get_style
 from nst_core.images import decode_image
 
-from ..components import NumberSlider, PaintingImage, StreamedImage, UploadedImage
+from ..components import NumberSlider, PaintingImage, UploadedImage
 from ..jobs import Frame, JobBoard, Keepsakes, on_gpu, session_of
 from ..limits import Limits
 from .stylize import (
@@ -150,14 +150,15 @@ class FastTab:
         seconds = time.perf_counter() - start
         status = (f"**{model.label}** · {result.size[0]}×{result.size[1]} in {seconds * 1000:.0f} ms, one pass "
                   "(the optimisation would take a minute or more)")
-        return result, status, self.files.png(result, fast_recipe(model, image, result), stem="fast")
+        return self.files.frame(result, "webp"), status, self.files.png(result, fast_recipe(model, image, result),
+                                                                          stem="fast")
 
     def live(self, frame: Any, choice: Any, file: Any) -> Any:
         """One webcam frame through the network, at LIVE_SIDE."""
         if frame is None:
             return gr.skip()
         try:
-            return stylize_fast(self.model(choice, file), frame, LIVE_SIDE)
+            return self.files.frame(stylize_fast(self.model(choice, file), frame, LIVE_SIDE), "jpeg")
         except NSTError as error:
             raise user_error(error) from None
 
@@ -189,7 +190,8 @@ class FastTab:
                 if "model" in frame.meta:
                     self.trained.keep(session, frame.meta["model"])
                 model_file = self.model_download(session) if frame.done else gr.skip()
-                yield frame.image if frame.image is not None else gr.skip(), frame.status, chart, model_file
+                picture = self.files.frame(frame.image, "webp") if frame.image is not None else gr.skip()
+                yield picture, frame.status, chart, model_file
         except NSTError as error:
             raise user_error(error) from None
         finally:
@@ -225,7 +227,8 @@ class FastTab:
         fast = fast_recipe(model, image, start)
         self.keepsakes.keep(session, start, fast, start.size, 0)
         try:
-            yield start, "The fast result; the optimisation starts from it when a compute slot is free…", gr.skip()
+            yield (self.files.frame(start, "webp"),
+                   "The fast result; the optimisation starts from it when a compute slot is free…", gr.skip())
             for waiting in self.board.wait_for_slot(ticket):
                 yield gr.skip(), waiting, gr.skip()
             for frame in stylize_frames(image, [model.painting], settings, False, init_image=start):
@@ -235,7 +238,8 @@ class FastTab:
                 recipe = {**(frame.recipe or make_recipe(settings, image, [model.painting], frame.output_size)),
                           "refined_from": fast["fast_model"]}
                 self.keepsakes.keep(session, frame.image, recipe, frame.output_size, frame.step)
-                yield frame.image, frame.status, self.files.png(frame.image, recipe) if frame.done else gr.skip()
+                download = self.files.png(frame.image, recipe) if frame.done else gr.skip()
+                yield self.files.frame(frame.image, "webp"), frame.status, download
         except NSTError as error:
             raise user_error(error) from None
         finally:
@@ -281,8 +285,7 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes) -> None:
             with gr.Row():
                 refine_btn = gr.Button("Refine (slow optimisation from this result)", elem_id="fast-refine")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="fast-stop")
-            result = StreamedImage(label="Result", format="webp", interactive=False, elem_id="fast-result")
-            result.served = files
+            result = gr.Image(label="Result", format="webp", interactive=False, elem_id="fast-result")
             status = gr.Markdown("Add a photo: it is stylized instantly.", elem_id="fast-status")
             download = gr.File(label="Download the PNG (its recipe names the network)", interactive=False,
                                elem_id="fast-download")
@@ -290,8 +293,7 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes) -> None:
         with gr.Row():
             camera = UploadedImage(sources=["webcam"], streaming=True, type="filepath", label="Webcam",
                                    elem_id="fast-webcam")
-            live = StreamedImage(label="Live", format="jpeg", interactive=False, elem_id="fast-live")
-            live.served = files
+            live = gr.Image(label="Live", format="jpeg", interactive=False, elem_id="fast-live")
     with gr.Accordion("Train a fast network for this painting", open=False, elem_id="fast-train-box"):
         gr.Markdown("The network learns to imitate the slow method on your photo alone (random crops, flips and "
                     "sizes of it), so it works best on similar pictures; the shipped networks learnt from 30 "
@@ -308,9 +310,8 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes) -> None:
                     train_btn = gr.Button("Train", variant="primary", elem_id="fast-train")
                     train_stop = gr.Button("Stop", variant="stop", elem_id="fast-train-stop")
             with gr.Column(scale=1, min_width=300):
-                learning = StreamedImage(label="The network's output on your photo", format="webp",
+                learning = gr.Image(label="The network's output on your photo", format="webp",
                                          interactive=False, elem_id="fast-learning")
-                learning.served = files
                 train_status = gr.Markdown("Ready.", elem_id="fast-train-status")
                 chart = gr.LinePlot(x="step", y="loss", color="term", title="Training loss", height=240,
                                     elem_id="fast-chart", color_map={t: TERM_COLOURS[t] for t in TRAIN_TERMS})
