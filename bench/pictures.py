@@ -3,6 +3,7 @@ wall time on this machine.
 
     python -m bench.pictures --weights ../shared/weights/vgg16-caffe-features.pth --out out/pictures
     python -m bench.pictures --quick --weights untrained --out /tmp/pictures     # smoke test, tiny size
+    python -m bench.pictures --merge out/run1 out/run2 --rename E=defaults --out docs/quality   # one table
 
 Methods: the textbook Gatys loop (bench/textbook.py, with the PyTorch tutorial's clamp of the pixels at every
 evaluation: without it, it diverged to black on tubingen x starry_night), the peer's settings
@@ -50,10 +51,15 @@ PANEL = (("tubingen", "starry_night"), ("tubingen", "picasso_selfport1907"), ("g
 # The engine's defaults before issue 12, pinned so the comparison survives changes to the defaults.
 BEFORE = {"style_weight": 10.0, "content_weight": 1.0, "tv_weight": 0.0, "content_layer": "relu4_2",
           "style_layers": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "style_layer_weights": None,
-          "style_loss": "gram", "border": "zeros", "average_decay": 0.0, "fine_falloff": 1.0}
+          "style_loss": "gram", "border": "zeros", "average_decay": 0.0, "fine_falloff": 1.0, "depth_falloff": 1.0,
+          "init": "content"}
 PEER = {**BEFORE, "style_layer_weights": (256.0, 64.0, 16.0, 4.0, 1.0), "tv_weight": 2.0, "border": "replicate",
         "average_decay": 0.99, "style_loss": "w2"}
 TEXTBOOK = "textbook"
+# The PyTorch tutorial's balance (style 1e6 : content 1 on ImageNet-normalised input) moved to the Caffe input
+# range of the shared weights (x57.7 in pixel scale: content MSE grows with its square, Gram MSE with its fourth
+# power). The tutorial's own 1e6 on these weights turned the photo into noise within 87 evaluations.
+TEXTBOOK_STYLE_WEIGHT = 300.0
 METHODS = {TEXTBOOK: None, "peer settings": PEER, "before": BEFORE, "defaults": {}}
 MEASURES = ("style", "colour", "structure", "speckle", "top_band", "edge_band")
 
@@ -104,7 +110,8 @@ class Bench:
     def textbook_run(self, pair: Pair, evaluations: int) -> Image.Image:
         content = to_tensor(resize_longest(pair.photo, self.args.size))
         style = to_tensor(resize_longest(pair.painting, self.args.size))
-        image = textbook_stylize(self.textbook_net, content, style, evaluations=evaluations, clamp=True)
+        image = textbook_stylize(self.textbook_net, content, style, evaluations=evaluations, clamp=True,
+                                 style_weight=TEXTBOOK_STYLE_WEIGHT)
         return to_pil(torch.nan_to_num(image))
 
     def measure_costs(self, pair: Pair, probe: int = 4, rounds: int = 3) -> None:
@@ -224,7 +231,13 @@ def main() -> None:
     parser.add_argument("--extra", nargs="+", default=[], metavar="NAME=JSON", help="candidate settings")
     parser.add_argument("--quick", action="store_true", help="smoke test: one pair, 64 px, a 6-step budget")
     parser.add_argument("--out", default="out/pictures")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="DIR",
+                        help="no runs: merge the results of earlier runs (same size and budget) into --out")
+    parser.add_argument("--rename", nargs="+", default=[], metavar="OLD=NEW", help="with --merge: rename methods")
     args = parser.parse_args()
+    if args.merge:
+        merge(args)
+        return
     if args.quick:
         args.size, args.budget, args.pairs = 64, 6, args.pairs or [0]
     keep_freed_memory()  # the engine turns this on for the process anyway: give the textbook loop it too
@@ -264,6 +277,37 @@ def main() -> None:
         {"size": args.size, "budget_seconds": budget, "photos": photos, "budget_steps": args.budget, "steps": steps,
          "costs_ms": {k: [c * 1e3 for c in v] for k, v in bench.costs.items()}, "rows": rows,
          "methods": {k: v for k, v in methods.items()}}, indent=2, default=list))
+
+
+def merge(args: argparse.Namespace) -> None:
+    """One table, plot and set of sheets from runs made apart (e.g. more candidates later). Their engine methods
+    are comparable when the budget is the same: equal cost per step gives the same step count in every run."""
+    renames = dict(item.split("=", 1) for item in args.rename)
+    runs = [(Path(d), json.loads((Path(d) / "results.json").read_text())) for d in args.merge]
+    first = runs[0][1]
+    if any(r["size"] != first["size"] or r["budget_steps"] != first["budget_steps"] for _, r in runs):
+        raise SystemExit("The runs to merge must have the same size and budget.")
+    args.size, args.budget = first["size"], first["budget_steps"]
+    pairs = [load_pair(*row["pair"].split(" x ")) for row in next(iter(first["rows"].values()))]
+    rows, images, steps, methods = {}, {}, {}, {}
+    for directory, run in runs:
+        for name, results in run["rows"].items():
+            if [r["pair"] for r in results] != [p.name for p in pairs]:
+                raise SystemExit(f"{directory} ran other pairs than {args.merge[0]}.")
+            shown = renames.get(name, name)
+            rows[shown], steps[shown], methods[shown] = results, run["steps"][name], run["methods"][name]
+            images[shown] = [Image.open(directory / f"{p.photo_name}-{p.painting_name}-{name.replace(' ', '_')}.png")
+                             for p in pairs]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print_tables(pairs, rows, steps, first["budget_seconds"], first["photos"])
+    if "defaults" in rows:
+        print("\n" + "\n".join(verdicts(rows, "defaults")))
+    write_pictures(out, pairs, rows, images, args)
+    (out / "results.json").write_text(json.dumps(
+        {"size": args.size, "budget_seconds": first["budget_seconds"], "photos": first["photos"],
+         "budget_steps": args.budget, "steps": steps, "rows": rows, "methods": methods, "merged": args.merge},
+        indent=2, default=list))
 
 
 def write_pictures(out: Path, pairs: list[Pair], rows: dict[str, list[dict]], images: dict[str, list[Image.Image]],

@@ -82,9 +82,9 @@ def pareto_plot(points: dict[str, list[tuple[float, float]]], means: dict[str, t
         draw.text((px - 14, bottom + 8), f"{x:.2f}", fill="black", font=font(12))
         draw.line((left - 5, py, left, py), fill="#6b7280")
         draw.text((left - 44, py - 7), f"{y:.2f}", fill="black", font=font(12))
-    draw.text((left, height - 30), "structure kept (gradient correlation with the photo) → better",
+    draw.text((left, height - 30), "structure kept (gradient correlation with the photo); right is better",
               fill="black", font=font(13))
-    draw.text((8, 20), "↑ better: style distance (sliced Wasserstein, VGG relu1_1-4_1; photo = 1)",
+    draw.text((8, 20), "style distance (sliced Wasserstein, VGG relu1_1-4_1; photo = 1); up is better",
               fill="black", font=font(13))
     draw.text((left, 4), title, fill="black", font=font(14))
     for i, (name, pts) in enumerate(points.items()):

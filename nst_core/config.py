@@ -60,10 +60,10 @@ class Settings:
         10.0, "How strongly the output copies the painting's textures and colours. Raise it for a "
         "bolder painting, lower it to keep more of the photo.", low=0.0, high=1e9, log=True, useful=(1, 1000))
     content_weight: float = _setting(
-        1.0, "How strongly the output keeps the photo's shapes. Raise it to keep faces and edges, "
+        3.0, "How strongly the output keeps the photo's shapes. Raise it to keep faces and edges, "
         "lower it to let the painting take over.", low=0.0, high=1e6, log=True, useful=(0.1, 10))
     tv_weight: float = _setting(
-        0.0, "Total-variation smoothing: raise it to remove speckle and high-frequency noise.",
+        2.0, "Total-variation smoothing: raise it to remove speckle and high-frequency noise.",
         low=0.0, high=1e6, log=True, useful=(0, 1000))
     content_layer: str = _setting(
         "relu4_2", "The VGG layer whose features describe the photo's content. Shallow layers keep "
@@ -79,8 +79,13 @@ class Settings:
         "compares their whole distributions along random directions (Heitz et al.), slower per step.",
         choices=lambda: STYLE_LOSSES)
     style_layer_weights: tuple[float, ...] | None = _setting(
-        None, "Relative weight of each style layer (same order as style layers); equal if omitted. "
-        "They are normalised to sum to one.", low=0.0, high=1e6)
+        None, "Relative weight of each style layer (same order as style layers); if omitted, depth_falloff "
+        "sets them. They are normalised to sum to one.", low=0.0, high=1e6)
+    depth_falloff: float = _setting(
+        1.0, "Unless per-layer weights are given, each deeper block of style layers weighs this much of the one "
+        "before (relu1 x1, relu2 x this, relu3 x its square, ...): 1 weighs them equally; 0.5 (16:8:4:2:1) keeps "
+        "the photo's subject, as deep layers describe the painting's objects rather than its brushwork.",
+        low=0.0, high=1.0)
     fine_falloff: float = _setting(
         1.0, "At each finer scale of coarse to fine, each style layer's weight is multiplied by this once per "
         "block of depth (relu1 x1, relu2 x this, relu3 x its square, ...). Below 1, the fine scales sharpen the "
@@ -98,7 +103,7 @@ class Settings:
     learning_rate: float = _setting(
         0.02, "Adam's step size in pixel units (0-1 scale); L-BFGS ignores it.", low=1e-5, high=1.0, log=True)
     init: str = _setting(
-        "content", "Starting image: the photo (fastest to a clean result), the photo recoloured to the "
+        "recolored", "Starting image: the photo (fastest to a clean result), the photo recoloured to the "
         "painting's colour mean and spread (the colours are there from the first step), noise (more "
         "painterly), or noise with the painting's colours.", choices=INITS)
     seed: int = _setting(0, "Seed for noise initialisation; the same seed gives the same picture.",
@@ -110,11 +115,11 @@ class Settings:
         True, "Optimise a small version first and enlarge it, so large outputs keep the brush-stroke "
         "scale of a small preview (and converge faster).")
     border: str = _setting(
-        "zeros", "How the network sees past the image's edges: zeros (as it was trained) shows it a dark frame, "
+        "reflect", "How the network sees past the image's edges: zeros (as it was trained) shows it a dark frame, "
         "which the optimiser paints as a band along the edges; reflect or replicate continue the picture.",
         choices=BORDERS)
     average_decay: float = _setting(
-        0.0, "Show and return an average of the recent steps' images instead of the latest (0 = off; 0.9 "
+        0.9, "Show and return an average of the recent steps' images instead of the latest (0 = off; 0.9 "
         "averages about the last 10 steps): it removes the flicker and speckle of single steps.",
         low=0.0, high=0.999)
     tile_size: int = _setting(
@@ -162,8 +167,9 @@ class Settings:
 
     def layer_weights(self, finer: int = 0) -> dict[str, float]:
         """Each style layer's share of the style loss (summing to one) at the scale `finer` scales above the
-        coarsest: the given weights (or equal ones), times fine_falloff per block of depth per finer scale."""
-        weights = self.style_layer_weights or [1.0] * len(self.style_layers)
+        coarsest: the given weights (or depth_falloff per block of depth), times fine_falloff per block of depth
+        per finer scale."""
+        weights = self.style_layer_weights or [self.depth_falloff ** (block_of(n) - 1) for n in self.style_layers]
         weights = [w * self.fine_falloff ** (finer * (block_of(name) - 1))
                    for name, w in zip(self.style_layers, weights)]
         total = sum(weights) or 1.0

@@ -126,6 +126,8 @@ CONTROLS: tuple[Control, ...] = (
     Control("preview_every", "Preview every N steps", "slider", "preview_every", 1, 100, 1, "advanced"),
     Control("show_layer_losses", "Show each style layer's loss", "checkbox", group="chart", default=False),
     Control("style_loss", "Style loss", "radio", "style_loss", group="advanced"),
+    Control("depth_falloff", "Deeper layers weigh (falloff per layer block)", "slider", "depth_falloff", 0, 1, 0.05,
+            "layers"),
     Control("fine_falloff", "Fine scales refine (falloff per layer block)", "slider", "fine_falloff", 0, 1, 0.05,
             "layers"),
     Control("border", "Image edges", "radio", "border", group="advanced"),

@@ -97,6 +97,12 @@ def test_picture_bench_quick_mode_writes_its_table_sheets_and_plot(shared_images
                  "panel.jpg", "pareto.png"):
         assert (out / name).stat().st_size > 2000, name
     assert "defaults vs before: better on both measures on the mean:" in result.stdout
+    # --merge re-makes the table, sheets and plot from saved runs, without running anything.
+    merged = bench("bench.pictures", "--merge", str(out), "--rename", "defaults=now", "--out", str(tmp_path / "m"))
+    again = {row[0]: row for row in table_rows(merged.stdout) if len(row) == 9}
+    assert set(again) == {"(the photo)", "textbook", "peer settings", "before", "now"}
+    assert again["now"][3:] == rows["defaults"][3:]
+    assert (tmp_path / "m" / "sheet-now.jpg").stat().st_size > 2000
 
 
 def test_large_bench_measures_tiled_and_untiled_rows_in_fresh_processes(tmp_path):

@@ -55,3 +55,16 @@ def test_nst_weights_environment_sets_the_default(monkeypatch):
     assert Settings().weights == "/some/vgg.pth"
     monkeypatch.delenv("NST_WEIGHTS")
     assert Settings().weights == "vgg19"
+
+
+def test_style_layers_weigh_less_with_depth_unless_weights_are_given():
+    halving = Settings(depth_falloff=0.5)
+    assert list(halving.layer_weights().values()) == pytest.approx([16 / 31, 8 / 31, 4 / 31, 2 / 31, 1 / 31])
+    # It follows the blocks, not the list: relu3_1 is two blocks below relu1_1.
+    assert list(Settings(style_layers=("relu1_1", "relu3_1"), depth_falloff=0.5).layer_weights().values()) == \
+        pytest.approx([0.8, 0.2])
+    given = Settings(style_layer_weights=(1.0,) * 5, depth_falloff=0.5)
+    assert list(given.layer_weights().values()) == pytest.approx([0.2] * 5)
+    # At a finer scale fine_falloff multiplies in: 0.5 * 0.5 per block.
+    finer = list(Settings(depth_falloff=0.5, fine_falloff=0.5).layer_weights(finer=1).values())
+    assert finer == pytest.approx([4.0**-k / sum(4.0**-j for j in range(5)) for k in range(5)])

@@ -48,7 +48,7 @@ def test_restored_values_make_the_same_settings_again():
     chosen = Settings(iterations=321, size=320, style_weight=300.0, content_weight=0.5, tv_weight=0.01,
                       content_layer="relu3_2", style_layers=("relu1_1", "relu3_1"), style_layer_weights=(2.0, 0.5),
                       optimizer="adam", init="noise", seed=9, preserve_color="histogram", style_scale=1.5,
-                      weights="untrained", preview_every=5, style_loss="sliced", fine_falloff=0.3,
+                      weights="untrained", preview_every=5, style_loss="sliced", fine_falloff=0.3, depth_falloff=0.5,
                       border="reflect", average_decay=0.9)
     again = controls.settings_from(values_for(chosen), Limits())
     # The weights travel as log10 to three decimals, what the sliders show.
