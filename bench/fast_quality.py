@@ -46,6 +46,14 @@ def tile(image: Image.Image, label: str) -> Image.Image:
     return out
 
 
+def save_sheet(rows: list[list[Image.Image]], path: str) -> None:
+    sheet = Image.new("RGB", (4 * TILE, len(rows) * (TILE + 16)), "white")
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            sheet.paste(cell, (c * TILE, r * (TILE + 16)))
+    sheet.save(path, quality=88)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", nargs="+", default=list(PHOTOS))
@@ -57,11 +65,11 @@ def main() -> None:
     print("| style | photo | style error: fast | slow | photo | content error: fast | slow | time: fast | slow |")
     print("|---|---|---|---|---|---|---|---|---|")
     rows, totals = [], {"fast": [0.0, 0.0], "slow": [0.0, 0.0], "photo": [0.0, 0.0]}
-    for name, path in shipped_models().items():
-        model = MODELS.get(path)
-        painting = decode_image(get_style(name).path)
-        for photo_name in args.photos:
-            photo = decode_image(SHARED_IMAGES / f"{photo_name}.jpg")
+    for photo_name in args.photos:  # every network on one photo first: a cut-short run still compares them
+        photo = decode_image(SHARED_IMAGES / f"{photo_name}.jpg")
+        for name, path in shipped_models().items():
+            model = MODELS.get(path)
+            painting = decode_image(get_style(name).path)
             start = time.perf_counter()
             fast = stylize_fast(model, photo, settings.size)
             fast_seconds = time.perf_counter() - start
@@ -78,15 +86,12 @@ def main() -> None:
                   f"{fast_seconds * 1e3:.0f} ms | {slow_seconds:.0f} s |", flush=True)
             rows.append([tile(photo, photo_name), tile(painting, name), tile(fast, f"fast {fast_seconds * 1e3:.0f} ms"),
                          tile(slow, f"slow {slow_seconds:.0f} s")])
+            if args.sheet:
+                save_sheet(rows, args.sheet)  # after every row: a long run cut short leaves what it made
     count = max(1, len(rows))
     print("| mean | | " + " | ".join(f"{totals[k][0] / count:.3f}" for k in ("fast", "slow", "photo")) + " | "
           + " | ".join(f"{totals[k][1] / count:.3f}" for k in ("fast", "slow")) + " | | |")
     if args.sheet and rows:
-        sheet = Image.new("RGB", (4 * TILE, len(rows) * (TILE + 16)), "white")
-        for r, row in enumerate(rows):
-            for c, cell in enumerate(row):
-                sheet.paste(cell, (c * TILE, r * (TILE + 16)))
-        sheet.save(args.sheet, quality=88)
         print(f"contact sheet: {args.sheet} (photo | painting | fast | slow)")
 
 

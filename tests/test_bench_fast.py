@@ -37,3 +37,13 @@ def test_burst_bench_reports_first_pictures_order_and_ends(real_weights, shared_
     assert out.count("first picture: median") == 2 and out.count("finished: 2/2") == 2, out
     assert "a painting a shipped network knows" in out and "a painting no network knows" in out
     assert "pairs started out of arrival order" in out and "saw an error" not in out
+
+
+@pytest.mark.server
+def test_webcam_bench_streams_frames_through_the_studio(shared_images, tmp_path):
+    out = tmp_path / "webcam.json"
+    result = bench("bench.fast", "--parts", "webcam", "--frames", "4", "--json", str(out))
+    webcam = json.loads(out.read_text())["webcam"]
+    assert webcam["sent"] == 4 and 1 <= webcam["received"] <= 4, result.stdout  # a frame answered, none invented
+    assert webcam["frames_per_s"] > 0 and webcam["network_ms"] > 0
+    assert "stylized frames/s came back" in result.stdout

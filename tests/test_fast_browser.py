@@ -1,12 +1,14 @@
 """The Fast tab in a real browser (Debian's chromium with a fake camera): instant stylization, a live training
-run with Stop, and the webcam streaming through a network. Leaves screenshots in test-artifacts/
-(fast-instant.png, fast-training.png, fast-webcam.png)."""
+run with Stop, the webcam streaming through a network, Refine's Stop and errors. Leaves screenshots in
+test-artifacts/ (fast-instant.png, fast-training.png, fast-webcam.png)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from nst_core.fast.apply import shipped_models
+from nst_core.images import read_recipe
 
 from .apphelpers import app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
 from .test_app_browser import screenshot
@@ -78,3 +80,32 @@ def test_the_webcam_streams_through_the_network(page):
     first = page.locator("#fast-live img").first.get_attribute("src")
     page.wait_for_function(f"() => document.querySelector('#fast-live img')?.src !== {first!r}", timeout=30_000)
     screenshot(page, "fast-webcam.png")
+
+
+def test_refine_and_train_work_after_an_error_and_stop_keeps_the_last_picture(page, app_server, shared_images):  # noqa: F811
+    """As the Stylize tab's Run: an error leaves the button usable; Stop keeps the last picture as a PNG whose
+    recipe says where it stopped and which network it was refined from."""
+    page.click("#fast-refine")
+    page.get_by_text("Add a photo first.").first.wait_for(timeout=15_000)
+    page.wait_for_selector("#fast-refine:not([disabled])", timeout=5_000)
+    page.get_by_text("Train a fast network for this painting").click()
+    page.click("#fast-train")
+    page.get_by_text("Add a photo first: the network").first.wait_for(timeout=15_000)
+    page.wait_for_selector("#fast-train:not([disabled])", timeout=5_000)
+
+    # 256 px: the engine's 150 steps last long enough to stop them on a fast machine too.
+    set_slider(page.locator("#fast-size"), "Output size (px)", 256)
+    page.set_input_files("#fast-photo input[type=file]", str(shared_images / "tubingen.jpg"))
+    status_has(page, "#fast-status", "256×192")
+    page.click("#fast-refine")
+    page.wait_for_selector("#fast-refine[disabled]", timeout=10_000)
+    # Past step 10, the first refined picture (a preview every 10 steps) has been shown and kept.
+    step = "Number(/Step (\\d+)\\//.exec(document.querySelector('#fast-status')?.innerText)?.[1])"
+    page.wait_for_function(f"() => {step} > 10", timeout=240_000)
+    page.click("#fast-stop")
+    status_has(page, "#fast-status", "Stopped", 30)
+    page.wait_for_selector("#fast-refine:not([disabled])", timeout=15_000)
+    href = page.locator("#fast-download a[href]").first.get_attribute("href")
+    response = httpx.get(href if href.startswith("http") else app_server.url + href, timeout=15)
+    recipe = read_recipe(response.content)
+    assert recipe["refined_from"]["style"] and recipe["stopped_at_step"] >= 1 and recipe["output_size"] == [256, 192]

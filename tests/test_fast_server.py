@@ -83,6 +83,22 @@ def test_bad_input_is_one_sentence(client, tmp_path, shared_images, shipped, wha
     assert_one_clean_sentence(str(caught.value))
 
 
+@pytest.mark.parametrize("api, words", [("/fast_train", "not an image we accept"),
+                                        ("/fast_refine", "not a fast-network model")])
+def test_bad_input_to_training_and_refine_is_one_sentence(client, tmp_path, shared_images, api, words):
+    """As the Stylize tab's Run: a bad painting or a bad model file is refused in one sentence."""
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"this is no model")
+    text = tmp_path / "painting.png"
+    text.write_text("not a picture")
+    photo = handle_file(shared_images / "tubingen.jpg")
+    args = (photo, handle_file(text), 20) if api == "/fast_train" else (photo, None, handle_file(junk), 64)
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=api)
+    assert words in str(caught.value)
+    assert_one_clean_sentence(str(caught.value))
+
+
 def test_training_streams_the_network_and_gives_a_model_that_loads_again(client, shared_images, tmp_path):
     photo = tmp_path / "photo.png"
     gradient_image(120, 90, seed=3).save(photo)
