@@ -96,7 +96,9 @@ def frames(film: Film) -> Iterator[Image.Image]:
 
 
 def write_gif(film: Film, path: str | Path) -> Path:
-    pictures = list(frames(film))
+    # Pillow's own palette for an RGB frame took ~0.5 s a frame for a 820x420 sheet on a busy 2-core box (15 s for a
+    # film, past what a class waits for); the fast octree palette is ~18x quicker and looks the same.
+    pictures = [picture.quantize(256, method=Image.Quantize.FASTOCTREE) for picture in frames(film)]
     each = max(40, round(SECONDS * 1000 / len(pictures)))
     durations = [each] * (len(pictures) - 1) + [round(HOLD * 1000)]
     pictures[0].save(path, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0,

@@ -79,6 +79,7 @@ def test_every_view_fills_in_live_on_a_projector(app_server, shared_images, tmp_
 
         page.get_by_role("tab", name="Explain").click()
         page.wait_for_selector("#explain-caption", state="visible")
+        assert "trained network is the third picture" in page.locator("#explain-why").inner_text()
         caption = page.locator("#explain-caption").inner_text()
         assert "relu1_1" in caption and "arrangement" in caption
         for view, (label, size, steps) in VIEWS.items():

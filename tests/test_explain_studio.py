@@ -8,10 +8,11 @@ import pickle
 import pytest
 from PIL import Image
 
-from nst_core.explain import VIEWS
+from nst_core.explain import CAPTIONS, THIRD_IMAGE, VIEWS
 from studio.history import History, differences
 from studio.jobs import Keepsakes
 from studio.room import caption
+from studio.tabs.explain import TAB_CAPTIONS
 from studio.tabs.explain_job import DEFAULTS, numbers_markdown, view_frames
 
 from .conftest import gradient_image, tiny_backbone
@@ -20,6 +21,12 @@ from .conftest import gradient_image, tiny_backbone
 @pytest.fixture(scope="module")
 def tiny():
     return tiny_backbone()
+
+
+def test_the_tab_says_where_the_third_picture_is_once_above_every_view():
+    assert set(TAB_CAPTIONS) == set(CAPTIONS)
+    assert all(THIRD_IMAGE not in text for text in TAB_CAPTIONS.values())
+    assert TAB_CAPTIONS["compare"].startswith("Why a trained network") and "trained weights." in TAB_CAPTIONS["compare"]
 
 
 def test_a_view_past_the_servers_time_limit_ends_with_the_pictures_so_far(tiny):

@@ -11,10 +11,10 @@ from dataclasses import replace
 
 from ..backbones import VGGFeatures
 from ..config import Settings, default_weights
-from ..engine import resolve_backbone, stylize_iter
+from ..engine import plan_scales, resolve_backbone, stylize_iter
 from ..errors import SettingsError
 from ..features import FeatureExtractor, pick_device
-from ..images import ImageSource, decode_image, resize_to
+from ..images import ImageSource, decode_image, fitted_size, resize_to
 from .events import Sheet, ViewEvent, round_robin
 from .measures import CONTENT_LAYER, STYLE_LAYERS, Yardstick
 
@@ -41,8 +41,9 @@ def compare(photo: ImageSource, painting: ImageSource, *, size: int = 128, steps
     trained = backbone or resolve_backbone(plan)
     untrained = untrained or resolve_backbone(random_plan)
     sheet = Sheet("compare", steps * 2)
-    sheet.put("photo", "the photo", photo)
-    sheet.put("painting", "the painting", painting)
+    shape = plan_scales(photo.size, plan)[-1]
+    sheet.put("photo", "the photo", resize_to(photo, shape))
+    sheet.put("painting", "the painting", resize_to(painting, fitted_size(painting.size, max(shape))))
     yield sheet.event("Starting the same job on both networks")
     runs = {"trained": stylize_iter(photo, painting, plan, backbone=trained),
             "untrained": stylize_iter(photo, painting, random_plan, backbone=untrained)}

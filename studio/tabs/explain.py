@@ -14,7 +14,7 @@ import gradio as gr
 
 from nst_core import NSTError, Settings
 from nst_core.engine import weights_label
-from nst_core.explain import CAPTIONS, VIEWS
+from nst_core.explain import CAPTIONS, THIRD_IMAGE, VIEWS
 from nst_core.explain.measures import STYLE_LAYERS
 from nst_core.names import LAYER_CHOICES
 
@@ -28,6 +28,8 @@ from .explain_job import DEFAULTS, LABELS, ExplainTab
 ENABLE_RUN = stylize.ENABLE_RUN
 CLICK = "() => document.getElementById('{}').click()"
 FIRST_VIEW = "reconstruct"
+# The "third picture" answer stays open above every view, so the compare caption here need not repeat it.
+TAB_CAPTIONS = {**CAPTIONS, "compare": CAPTIONS["compare"].removesuffix(" " + THIRD_IMAGE)}
 # Which of the tab's options each view uses; the others are hidden while it is chosen.
 USED_BY = {"source": ("layers",), "layer": ("layers", "channel"), "channel": ("layers", "channel"),
            "layers": ("reconstruct",), "sets": ("texture",), "tiles": ("shuffle",), "rows": ("grid",),
@@ -52,7 +54,7 @@ def view_updates(view: str, chosen: dict[str, Any] | None = None) -> list:
     """The view's caption, then each option shown or hidden (USED_BY's order), then the size: the view's own
     size and steps, and any `chosen` values (a preset's), set along the way."""
     chosen = {"size": DEFAULTS[view]["size"], "steps": DEFAULTS[view].get("steps"), **(chosen or {})}
-    updates = [CAPTIONS[view]]
+    updates = [TAB_CAPTIONS[view]]
     for name in USED_BY:
         value = {"value": chosen[name]} if chosen.get(name) is not None else {}
         updates.append(gr.update(visible=view in USED_BY[name], **value))
@@ -69,7 +71,9 @@ def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes, stylized
     with gr.Row(elem_id="explain-top"):
         view = gr.Radio([(LABELS[v], v) for v in VIEWS], value=FIRST_VIEW, label="What to show",
                         elem_id="explain-view")
-    caption = gr.Markdown(CAPTIONS[FIRST_VIEW], elem_id="explain-caption")
+    with gr.Accordion("Where is the third picture?", open=True, elem_id="explain-why"):
+        gr.Markdown(THIRD_IMAGE)
+    caption = gr.Markdown(TAB_CAPTIONS[FIRST_VIEW], elem_id="explain-caption")
     gr.Markdown("**Classic experiments, one click each** (a few seconds on two CPU cores):", elem_id="presets-title")
     with gr.Row(elem_id="explain-presets"):
         presets = [gr.Button(label, size="sm", elem_id=f"preset-{i}") for i, (label, _, _) in enumerate(PRESETS)]

@@ -164,6 +164,8 @@ class ExplainTab:
         recipe = {"view": view, "settings": {"view": view, **{k: list(v) if isinstance(v, tuple) else v
                                                                for k, v in options.items() if k != "weights"}}}
         shown_numbers = None
+        served: dict[int, tuple[Image.Image, str]] = {}  # the shown panels' files: an unchanged one is not re-encoded
+
         try:
             for waiting in self.board.wait_for_slot(ticket):
                 yield gr.skip(), waiting, gr.skip(), gr.skip()
@@ -176,7 +178,9 @@ class ExplainTab:
                     continue
                 sheet = contact_sheet([(title, image) for _, title, image, _ in panels], tile=SHEET_TILE)
                 self.keepsakes.keep(key, sheet, recipe, sheet.size, frame.step, total=frame.meta["total"])
-                gallery = [(self.files.frame(image, "webp"), title) for _, title, image, _ in panels]
+                served = {id(image): served.get(id(image)) or (image, self.files.frame(image, "webp"))
+                          for _, _, image, _ in panels}  # holding each image keeps its id from being reused
+                gallery = [(served[id(image)][1], title) for _, title, image, _ in panels]
                 cells = [cell for _, _, _, cell in panels]
                 yield gr.update(value=gallery, columns=COLUMNS[view]), frame.status, table, cells
         except NSTError as error:
