@@ -12,7 +12,7 @@ from .files import ServedFiles
 from .jobs import JobBoard, Keepsakes
 from .limits import Limits
 from .room import Room
-from .tabs import explain, fast, stylize
+from .tabs import compare, explain, fast, stylize
 
 INTRO = ("# Neural Style Studio\nUpload a photo, pick a painting, press **Run**, and watch gradient descent "
          "repaint the photo step by step (Gatys et al.). Every knob is explained below it.")
@@ -42,6 +42,7 @@ def build_demo(limits: Limits) -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab("Stylize", id="stylize"):
                 stylized = stylize.build(limits, board, files, keepsakes)
+                compare.build(stylized.tab, stylized.inputs)
             with gr.Tab("Explain", id="explain", elem_id="explain-tab"):
                 explained = explain.build(limits, board, files, keepsakes, stylized, tabs)
             with gr.Tab("Fast", id="fast"):

@@ -217,9 +217,12 @@ def gallery_items() -> list[tuple[str, str]]:
 
 
 class Built(NamedTuple):
-    """What other parts of the page use: the controls by name, the status line, and the run's event (to follow it)."""
+    """What other parts of the page use: the tab's handlers, its controls by name and in API order, the status
+    line, and the run's event (to follow it)."""
 
+    tab: StylizeTab
     controls: dict[str, gr.components.Component]
+    inputs: list[gr.components.Component]
     status: gr.Markdown
     run_event: Any
 
@@ -268,9 +271,6 @@ def build(limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsa
         gr.Examples([[path] for path, _ in gallery[:4]], inputs=[made["style"]], label="Example paintings",
                     cache_examples=False)
     ordered = [made[c.name] for c in CONTROLS]
-    from . import compare  # it builds on this module's handlers: imported here, where the tab is ready
-
-    compare.build(tab, ordered)
 
     def pick_style(evt: gr.SelectData) -> str:
         return gallery[evt.index][0]
@@ -299,5 +299,5 @@ def build(limits: Limits, board: JobBoard, files: ServedFiles, keepsakes: Keepsa
         tab.after_stop, None, [status, download], api_visibility="private")
     recipe_file.upload(tab.restore, recipe_file, [made[c.name] for c in RESTORABLE] + [status],
                        api_visibility="private")
-    return Built(made, status, run_event)
+    return Built(tab, made, ordered, status, run_event)
 
