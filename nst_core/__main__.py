@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .command import run_command
 from .config import Settings, field_info
 from .engine import Progress, stylize_iter
-from .errors import NotDownloaded, NSTError, SettingsError
+from .errors import SettingsError
 from .images import decode_image, save_png
 
 DESCRIPTION = """\
@@ -145,38 +146,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        if args.list_styles:
-            return list_styles()
-        if not args.content or not args.styles:
-            parser.error("give a content image and at least one style (a file or a gallery name)")
-        settings = settings_from_args(args)
-        content = decode_image(args.content)
-        styles = [decode_image(resolve_style(s)) for s in args.styles]
-        output = Path(args.output)
-        if output.suffix.lower() != ".png":
-            raise SettingsError(f"The output must be a .png file (it carries the recipe), not {output.name}.")
-        bar = None if args.quiet else ProgressBar()
-        final = None
-        for event in stylize_iter(content, styles, settings):
-            if bar:
-                bar.update(event)
-            final = event
-        assert final is not None and final.preview is not None and final.recipe is not None
-        save_png(final.preview, output, dict(final.recipe))
-    except NotDownloaded as error:
-        print(f"error: {error} Connect to the internet once, or point --weights (or NST_WEIGHTS) at a local VGG "
-              "file.", file=sys.stderr)
-        return 2
-    except NSTError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: could not write {args.output}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; nothing written", file=sys.stderr)
-        return 130
+    if args.list_styles:
+        return run_command(list_styles, args.output)
+    if not args.content or not args.styles:
+        parser.error("give a content image and at least one style (a file or a gallery name)")
+    return run_command(lambda: stylize_to_file(args), args.output, interrupted="; nothing written",
+                       offline_hint="Connect to the internet once, or point --weights (or NST_WEIGHTS) at a local "
+                                    "VGG file.")
+
+
+def stylize_to_file(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    content = decode_image(args.content)
+    styles = [decode_image(resolve_style(s)) for s in args.styles]
+    output = Path(args.output)
+    if output.suffix.lower() != ".png":
+        raise SettingsError(f"The output must be a .png file (it carries the recipe), not {output.name}.")
+    bar = None if args.quiet else ProgressBar()
+    final = None
+    for event in stylize_iter(content, styles, settings):
+        if bar:
+            bar.update(event)
+        final = event
+    assert final is not None and final.preview is not None and final.recipe is not None
+    save_png(final.preview, output, dict(final.recipe))
     print(f"wrote {output}", file=sys.stderr)
     return 0
 

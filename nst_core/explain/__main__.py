@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotDownloaded, NSTError
+from ..command import run_command
 from ..gallery import resolve_style_source
 from ..images import save_png
 from ..names import LAYER_CHOICES
@@ -160,23 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     # A picture grown from noise converges and then stalls; the engine says so (and restarts), which here
     # is expected, not a warning worth a line.
     logging.getLogger("nst_core.engine").setLevel(logging.ERROR)
-    try:
-        summary = run(args)
-    except NotDownloaded as error:
-        print(f"error: {error} Point --weights (or NST_WEIGHTS) at a local VGG file.", file=sys.stderr)
-        return 2
-    except NSTError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: could not write into {args.output}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    print(json.dumps(summary))
-    return 0
+    def explain() -> int:
+        print(json.dumps(run(args)))
+        return 0
 
+    return run_command(explain, f"into {args.output}")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import NotDownloaded, NSTError, SettingsError
+from ..command import run_command
+from ..errors import SettingsError
 from ..gallery import resolve_style_source
 from ..images import decode_image, save_png
 from .apply import DEFAULT_SIZE, fast_recipe, resolve_model, shipped_models, stylize_fast
@@ -184,21 +185,8 @@ def apply(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        return train(args) if args.command == "train" else apply(args)
-    except NotDownloaded as error:
-        print(f"error: {error} Point --weights (or NST_WEIGHTS) at a local VGG file.", file=sys.stderr)
-        return 2
-    except NSTError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: could not write {args.output}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; nothing written", file=sys.stderr)
-        return 130
-
+    return run_command(lambda: train(args) if args.command == "train" else apply(args), args.output,
+                       interrupted="; nothing written")
 
 if __name__ == "__main__":
     sys.exit(main())
