@@ -4,8 +4,11 @@ test-artifacts/ (fast-instant.png, fast-training.png, fast-webcam.png)."""
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import pytest
+from PIL import Image
 
 from nst_core.fast.apply import shipped_models
 from nst_core.images import read_recipe
@@ -109,3 +112,5 @@ def test_refine_and_train_work_after_an_error_and_stop_keeps_the_last_picture(pa
     response = httpx.get(href if href.startswith("http") else app_server.url + href, timeout=15)
     recipe = read_recipe(response.content)
     assert recipe["refined_from"]["style"] and recipe["stopped_at_step"] >= 1 and recipe["output_size"] == [256, 192]
+    # Stopped during the coarse scale, the PNG is still the size asked for (it was the coarse 128x96 picture).
+    assert Image.open(io.BytesIO(response.content)).size == (256, 192)

@@ -20,7 +20,7 @@ from nst_core.config import field_info
 
 from .. import controls
 from ..jobs import session_of
-from .stylize import ENABLE_RUN, StylizeTab, stylize_frames, user_error
+from .stylize import ENABLE_RUN, StylizeTab, join_board, stylize_frames, user_error
 
 SIDES = ("left", "right")
 
@@ -33,9 +33,7 @@ def compare_losses(tab: StylizeTab, values: dict[str, Any], left: str, right: st
         runs = {side: replace(settings, style_loss=loss) for side, loss in zip(SIDES, (left, right))}
     except NSTError as error:
         raise user_error(error) from None
-    ticket = tab.board.join(session_of(request))
-    if ticket is None:
-        raise gr.Error("You already have a job running; stop it or wait for it to finish.", print_exception=False)
+    ticket = join_board(tab.board, session_of(request))
     pictures, seconds = {}, {}
     try:
         for waiting in tab.board.wait_for_slot(ticket):

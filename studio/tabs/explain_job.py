@@ -26,7 +26,7 @@ from nst_core.names import LAYER_CHOICES
 from .. import controls
 from ..jobs import Frame, JobBoard, Keepsakes, on_gpu, session_of
 from ..limits import Limits
-from .stylize import user_error
+from .stylize import join_board, user_error
 
 LABELS = {"layers": "What each layer sees", "channel": "What a channel looks for",
           "reconstruct": "Content from each layer", "texture": "Style from growing layer sets",
@@ -156,9 +156,7 @@ class ExplainTab:
             pictures = self.pictures(view, values, session)
         except NSTError as error:
             raise user_error(error) from None
-        ticket = self.board.join(session)
-        if ticket is None:
-            raise gr.Error("You already have a job running; stop it or wait for it to finish.", print_exception=False)
+        ticket = join_board(self.board, session)
         key = explain_key(session)
         self.keepsakes.begin(key)
         recipe = {"view": view, "settings": {"view": view, **{k: list(v) if isinstance(v, tuple) else v

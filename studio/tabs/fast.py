@@ -38,6 +38,8 @@ from .stylize import (
     TERM_COLOURS,
     UPDATE_INTERVAL,
     gallery_items,
+    join_board,
+    stopped_download,
     stylize_frames,
     user_error,
 )
@@ -177,9 +179,7 @@ class FastTab:
         except NSTError as error:
             raise user_error(error) from None
         session = session_of(request)
-        ticket = self.board.join(session)
-        if ticket is None:
-            raise gr.Error("You already have a job running; stop it or wait for it to finish.", print_exception=False)
+        ticket = join_board(self.board, session)
         rows: list[dict] = []
         try:
             for waiting in self.board.wait_for_slot(ticket):
@@ -221,9 +221,7 @@ class FastTab:
         except NSTError as error:
             raise user_error(error) from None
         session = session_of(request)
-        ticket = self.board.join(session)
-        if ticket is None:
-            raise gr.Error("You already have a job running; stop it or wait for it to finish.", print_exception=False)
+        ticket = join_board(self.board, session)
         fast = fast_recipe(model, image, start)
         self.keepsakes.keep(session, start, fast, start.size, 0)
         try:
@@ -246,12 +244,7 @@ class FastTab:
             self.board.leave(ticket)
 
     def after_refine_stop(self, request: gr.Request) -> tuple:
-        kept = self.keepsakes.last(session_of(request))
-        if kept is None:
-            return "Stopped.", gr.skip()
-        image, recipe, _size, step = kept
-        return "Stopped. The last picture is kept; download it below.", self.files.png(
-            image, {**recipe, "stopped_at_step": step})
+        return stopped_download(self.keepsakes, self.files, session_of(request))
 
 
 def check_model_file(file: Any) -> str:

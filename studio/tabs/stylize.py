@@ -127,6 +127,30 @@ def user_error(error: NSTError) -> gr.Error:
     return gr.Error(text, print_exception=False)
 
 
+def join_board(board: JobBoard, session: str) -> str:
+    """The session's ticket on the job board; one sentence if it already has a job (in any tab)."""
+    ticket = board.join(session)
+    if ticket is None:
+        raise gr.Error("You already have a job running; stop it or wait for it to finish.", print_exception=False)
+    return ticket
+
+
+def stopped_download(keepsakes: Keepsakes, files: ServedFiles, key: str) -> tuple[str, Any]:
+    """After Stop: (status, PNG) of the last picture kept under `key`, at the size the run was making (a stop
+    during a coarse scale enlarges it and says so), its recipe saying at which step it stopped."""
+    kept = keepsakes.last(key)
+    if kept is None:
+        return "Stopped.", gr.skip()
+    image, recipe, output_size, step = kept
+    note = ""
+    if image.size != tuple(output_size):
+        note = (f" It was stopped at a coarse scale ({image.size[0]}×{image.size[1]}), so the PNG is that "
+                f"picture enlarged to {output_size[0]}×{output_size[1]}.")
+        image = image.resize(tuple(output_size), Image.Resampling.BICUBIC)
+    recipe = {**recipe, "stopped_at_step": step, "output_size": list(image.size)}
+    return f"Stopped. The last image is kept; download it below.{note}", files.png(image, recipe)
+
+
 class StylizeTab:
     """The tab's handlers, bound to this server's limits, job board, served files and keepsakes."""
 
@@ -152,9 +176,7 @@ class StylizeTab:
         except NSTError as error:
             raise user_error(error) from None
         session = session_of(request)
-        ticket = self.board.join(session)
-        if ticket is None:
-            raise gr.Error("You already have a job running; stop it or wait for it to finish.", print_exception=False)
+        ticket = join_board(self.board, session)
         rows: list[dict] = []
         try:
             # Where a shipped fast network knows the painting, its picture comes at once, before the queue.
@@ -185,17 +207,7 @@ class StylizeTab:
 
     def after_stop(self, request: gr.Request) -> tuple:
         """After Stop: the last picture stays on screen; offer it as a PNG at the size the run was making."""
-        kept = self.keepsakes.last(session_of(request))
-        if kept is None:
-            return "Stopped.", gr.skip()
-        image, recipe, output_size, step = kept
-        note = ""
-        if image.size != tuple(output_size):
-            note = (f" It was stopped at a coarse scale ({image.size[0]}×{image.size[1]}), so the PNG is that "
-                    f"picture enlarged to {output_size[0]}×{output_size[1]}.")
-            image = image.resize(tuple(output_size), Image.Resampling.BICUBIC)
-        recipe = {**recipe, "stopped_at_step": step, "output_size": list(image.size)}
-        return f"Stopped. The last image is kept; download it below.{note}", self.files.png(image, recipe)
+        return stopped_download(self.keepsakes, self.files, session_of(request))
 
     def restore(self, file: Any) -> list:
         """A recipe PNG dropped in -> the controls it was made with."""
