@@ -48,6 +48,15 @@ def run_view(page, view: str, label: str, size: int, steps: int | None) -> list[
     while time.monotonic() < deadline:
         samples.append((page.locator(PANEL_IMAGES).count(), explain_status(page)))
         if samples[-1][1].startswith("Done") and page.locator("#explain-run:not([disabled])").count():
+            # The status line shows at once; the gallery's last pictures may still be arriving: sample again
+            # once the count has held for a second (at most 10 s).
+            settle = time.monotonic() + 10
+            while time.monotonic() < settle:
+                time.sleep(1)
+                count = page.locator(PANEL_IMAGES).count()
+                if count == samples[-1][0]:
+                    break
+                samples.append((count, explain_status(page)))
             return samples
         time.sleep(0.25)
     pytest.fail(f"{view} did not finish in 240 s: {samples[-3:]}")
