@@ -46,7 +46,8 @@ def match_color(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
         pixels = image[0].reshape(3, -1).double()
         mean = pixels.mean(1, keepdim=True)
         centred = pixels - mean
-        return mean, centred @ centred.T / pixels.shape[1] + 1e-5 * torch.eye(3, dtype=torch.float64)
+        regulariser = 1e-5 * torch.eye(3, dtype=torch.float64, device=pixels.device)
+        return mean, centred @ centred.T / pixels.shape[1] + regulariser
 
     def sqrtm(matrix: torch.Tensor, power: float) -> torch.Tensor:
         values, vectors = torch.linalg.eigh(matrix)

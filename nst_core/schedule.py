@@ -48,6 +48,10 @@ def split_iterations(iterations: int, scales: int) -> list[int]:
     weights = [2.0 ** (scales - 1 - i) for i in range(scales)]
     share = [int(iterations * w / sum(weights)) for w in weights]
     share[-1] += iterations - sum(share)
+    for scale, steps in enumerate(share):
+        if steps == 0:  # every scale gets a step (plan_scales makes no more scales than steps): from the largest
+            share[share.index(max(share))] -= 1
+            share[scale] = 1
     return share
 
 

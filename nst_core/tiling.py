@@ -95,6 +95,8 @@ def _spans(length: int, size: int, overlap: int, margin: int) -> list[tuple[int,
     if overlap == 0:  # disjoint cores on the alignment grid: every feature position belongs to one tile
         step = max(ALIGN, size // ALIGN * ALIGN)
         starts = list(range(0, length, step))
+        if len(starts) > 1 and length - starts[-1] < ALIGN:
+            starts.pop()  # a remainder thinner than the deepest stride holds no relu5 position: the last tile takes it
         ends = [*starts[1:], length]
     else:
         count = math.ceil((length - overlap) / (size - overlap))

@@ -152,6 +152,19 @@ def test_coarse_to_fine_grows_the_image():
     assert split_iterations(100, 3) == [57, 28, 15] and split_iterations(100, 1) == [100]
 
 
+def test_every_scale_gets_a_step_however_few_the_steps(content_img, style_img, tiny):
+    # 3 steps over 3 scales split [1, 0, 2]: the empty middle scale ended the run with an UnboundLocalError
+    # (first GPU run, Nov 2026; the same on a CPU: size 512, 3 iterations).
+    assert split_iterations(3, 3) == [1, 1, 1] and split_iterations(6, 6) == [1] * 6
+    for scales in range(1, 7):
+        for iterations in range(scales, 40):
+            share = split_iterations(iterations, scales)
+            assert sum(share) == iterations and min(share) >= 1
+    events = list(stylize_iter(content_img, style_img, Settings(size=512, iterations=3, preview_every=1000),
+                               backbone=tiny))
+    assert [e.scale for e in events] == [1, 2, 3] and events[-1].done
+
+
 def test_a_thin_photo_is_never_shrunk_below_what_the_deepest_layer_sees():
     # 6000x300 at 256 px would be 256x13 (and 128x6 at the coarse scale): relu5_1's pooling failed on it.
     assert plan_scales((6000, 300), Settings(size=256)) == [(320, 16)]

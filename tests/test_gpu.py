@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from nst_core import Settings, stylize, stylize_iter
+from nst_core.config import INITS, STYLE_LOSSES
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")]
@@ -45,3 +46,20 @@ def test_real_cuda_out_of_memory_is_reported_and_the_next_run_works(real_weights
         torch.cuda.set_per_process_memory_fraction(1.0)
     image = stylize(photo, painting, Settings(size=128, iterations=3, weights=str(real_weights), device="cuda"))
     assert max(image.size) == 128
+
+
+@pytest.mark.parametrize("init", INITS)
+def test_every_start_image_runs_on_the_gpu(real_weights, shared_images, init):
+    # The recoloured start built its colour covariance's regulariser on the CPU: every default run on a GPU
+    # failed with "Expected all tensors to be on the same device" (first GPU run, Nov 2026).
+    image = stylize(shared_images / "tubingen.jpg", shared_images / "starry_night.jpg",
+                    Settings(size=96, iterations=3, init=init, weights=str(real_weights), device="cuda"))
+    assert image.size == (96, 72)
+
+
+@pytest.mark.parametrize("style_loss", STYLE_LOSSES)
+def test_every_style_loss_runs_tiled_on_the_gpu(real_weights, shared_images, style_loss):
+    image = stylize(shared_images / "tubingen.jpg", shared_images / "starry_night.jpg",
+                    Settings(size=320, tile_size=192, iterations=3, style_loss=style_loss, weights=str(real_weights),
+                             device="cuda"))
+    assert image.size == (320, 240)

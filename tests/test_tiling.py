@@ -34,6 +34,18 @@ def test_windows_sum_to_one_and_tiles_start_on_the_pooling_grid():
     assert len(Tiler(HEIGHT, WIDTH, 512).tiles) == 1
 
 
+
+def test_a_painting_whose_height_leaves_a_sliver_past_the_last_tile_gives_every_tile_deep_features():
+    # Starry Night (1024x640) at 320 px is 320x200: disjoint tiles of 192 px left an 8 px last tile, which holds
+    # no relu5_1 position, and building the style targets failed ("min(): Expected reduction dim").
+    tiler = Tiler(200, 320, 192, overlap=0)
+    assert [(t.top, t.bottom) for t in tiler.tiles if t.left == 0] == [(0, 200)]
+    assert all(tile.weights("relu5_1").sum() > 0 for tile in tiler.tiles)
+    events = list(stylize_iter(gradient_image(320, 240, seed=1), gradient_image(1024, 640, seed=2),
+                               Settings(size=320, tile_size=192, iterations=2, preview_every=1000),
+                               backbone=tiny_backbone()))
+    assert events[-1].done and events[-1].preview.size == (320, 240)
+
 def runs(loss: str, **options) -> tuple[_Run, _Run]:
     content, style = gradient_image(WIDTH, HEIGHT, seed=1), gradient_image(200, 200, seed=2)
     model = tiny_backbone()
