@@ -54,12 +54,17 @@ def reset_peak_memory(device: torch.device) -> None:
             f.write("5")  # Linux: restart the resident-set high-water mark from the current size
 
 
-def peak_memory(device: torch.device) -> str:
+def peak_gib(device: torch.device) -> float:
+    """GiB at the peak since the last reset: the GPU's allocated tensors, or the CPU process's resident set."""
     if device.type == "cuda":
-        return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
+        return torch.cuda.max_memory_allocated() / 2**30
     with open("/proc/self/status") as f:  # resident-set high-water mark since the last reset
         peak = next((line.split()[1] for line in f if line.startswith("VmHWM")), "0")
-    return f"{int(peak) / 2**20:.2f} GiB (process)"
+    return int(peak) / 2**20
+
+
+def peak_memory(device: torch.device) -> str:
+    return f"{peak_gib(device):.2f} GiB" + (" (process)" if device.type == "cpu" else "")
 
 
 def machine_name(device: torch.device) -> str:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The first GPU run, as one script for a machine with an NVIDIA GPU (issue 14): correctness first, then speed.
-# Everything it prints also goes to $OUT (default ./gpu-run), with the pictures it makes.
+# The first GPU run, as one script for a machine with an NVIDIA GPU: correctness first, then the sizes users
+# ask for, then speed. Every step has its own time limit, so a slow one cannot starve the rest.
+# Writes to $OUT (default ./gpu-run): summary.txt (the short answer), run.log (everything), bench-gpu.json,
+# large.json and the pictures to look at.
 #
-# Needs: python3 with torch (CUDA) and torchvision; the project's other requirements (gradio, gradio_client,
-# pytest, hypothesis) installed or importable from $PYTHONPATH; the shared weights and images at
-# $SHARED (default ../shared, a folder with weights/ and images/ as in CI).
+# Needs: python3 with torch (CUDA) and torchvision, pytest and pillow; the shared weights and images at
+# $SHARED (default ../shared, a folder with weights/ and images/ as in CI; the tests read ../shared).
 #
 #     OUT=gpu-run SHARED=../shared bash scripts/gpu_check.sh
 set -uo pipefail
@@ -16,36 +17,60 @@ export PYTHONUNBUFFERED=1 GRADIO_ANALYTICS_ENABLED=False
 export NST_WEIGHTS="$SHARED/weights/vgg16-caffe-features.pth"
 photo="$SHARED/images/tubingen.jpg" painting="$SHARED/images/starry_night.jpg"
 step() { echo; echo "=== $*" | tee -a "$OUT/summary.txt"; }
+# run LIMIT LINES COMMAND...: the command under a time limit, all of it into run.log, its last LINES lines
+# into the summary too.
+run() {
+  local limit=$1 lines=$2; shift 2
+  echo "\$ $*" >> "$OUT/run.log"
+  timeout "$limit" "$@" > "$OUT/step.log" 2>&1
+  local rc=$?
+  cat "$OUT/step.log" >> "$OUT/run.log"
+  tail -n "$lines" "$OUT/step.log" | tee -a "$OUT/summary.txt"
+  [ "$rc" = 0 ] || echo "(exit $rc$([ "$rc" = 124 ] && echo ': over its time limit'))" | tee -a "$OUT/summary.txt"
+}
+started=$(date +%s)
 
 step "machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$OUT/summary.txt"
-python3 -c "import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.get_device_name())" \
-  | tee -a "$OUT/summary.txt"
+run 60 1 python3 -c "import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.get_device_name())"
 
-step "1a. the GPU tests (bf16 against fp32 on the real weights, CUDA out of memory, memory freed on close)"
-python3 -m pytest -q -rs tests/test_gpu.py 2>&1 | tee "$OUT/gpu-tests.log" | tail -5 | tee -a "$OUT/summary.txt"
+step "1. the GPU tests (bf16 against fp32 on the real weights, CUDA out of memory, memory freed on close)"
+run 100 4 python3 -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py
 
-step "1b. the CLI's default run on the GPU (look at the picture)"
-{ time python3 -m nst_core "$photo" "$painting" -o "$OUT/starry_tubingen_cuda.png"; } 2> "$OUT/cli.log"
-grep -E "^real|error" "$OUT/cli.log" | tee -a "$OUT/summary.txt"
+step "2. the CLI's default run (256 px, 150 steps), as a newcomer runs it: wall time including start-up"
+run 45 4 bash -c "time python3 -m nst_core '$photo' '$painting' -o '$OUT/cli-256.png' --quiet"
 
-step "1c. the studio: one job streamed through gradio_client, first preview and the cost of streaming"
-python3 -m bench.studio --iterations 200 --size 512 2>&1 | tee "$OUT/studio.log" | tail -6 | tee -a "$OUT/summary.txt"
+step "3. 4096 px: a whole default run (150 steps, coarse to fine), tiled (tile 1024) and untiled (tile 4096)"
+run 200 4 python3 -m bench.large --device cuda --weights "$NST_WEIGHTS" --sizes 4096 --tile-sizes 1024 4096 \
+  --whole --steps 150 --save "$OUT/large" --json "$OUT/large.json"
+run 30 1 python3 - "$OUT" <<'PY'
+import sys
+from pathlib import Path
+from PIL import Image
+out = Path(sys.argv[1])
+for png in sorted((out / "large").glob("*.png")):
+    with Image.open(png) as image:
+        image.convert("RGB").save(out / f"{png.stem}.jpg", quality=88)
+        if "tile1024" in png.stem:  # full resolution where tiles meet, to look for seams
+            image.crop((1536, 1024, 2560, 2048)).save(out / "crop-4096-tiled-centre.png")
+    png.unlink()
+(out / "large").rmdir()
+print("pictures:", ", ".join(p.name for p in sorted(out.glob("*.jpg"))))
+PY
 
-step "1d. the whole suite but the browser tests (no chromium there)"
-python3 -m pytest -q -x --ignore=tests/test_app_browser.py -m "not browser" 2>&1 | tee "$OUT/suite.log" \
-  | tail -5 | tee -a "$OUT/summary.txt"
+step "4. per step: the engine against the textbook loop, 512 to 4096 px"
+run 120 8 python3 -m bench --device cuda --weights "$NST_WEIGHTS" --sizes 512 1024 2048 4096 --steps 10 \
+  --rounds 3 --json "$OUT/bench-gpu.json"
 
-step "2a. per step: engine against the textbook loop, 512 to 4096 px (4096 is the out-of-memory check)"
-python3 -m bench --device cuda --weights "$NST_WEIGHTS" --sizes 512 1024 2048 4096 --steps 20 --rounds 3 \
-  --json "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench.log" | tail -16 | tee -a "$OUT/summary.txt"
+step "5. the style losses' cost per step (bf16 network, losses in fp32)"
+run 60 5 python3 -m bench.style_losses --device cuda --precision auto --weights "$NST_WEIGHTS" --sizes 512 1024 \
+  --steps 20 --rounds 3
 
-step "2b. where a 512 px step goes (operator profile)"
-python3 -m bench --device cuda --weights "$NST_WEIGHTS" --sizes 512 --steps 10 --rounds 1 --profile 2>&1 \
-  | tee "$OUT/profile.log" | tail -30 >> "$OUT/summary.txt"
+step "6. several visitors' jobs in one batch"
+run 60 6 python3 -m bench.batching --device cuda --weights "$NST_WEIGHTS" --sizes 512 1024 --batch 4
 
-step "2c. several visitors' jobs in one batch"
-python3 -m bench.batching --device cuda --weights "$NST_WEIGHTS" --sizes 512 1024 --batch 4 2>&1 \
-  | tee "$OUT/batching.log" | tail -6 | tee -a "$OUT/summary.txt"
+step "7. where a 512 px step goes (operator profile)"
+run 60 25 python3 -m bench --device cuda --weights "$NST_WEIGHTS" --sizes 512 --steps 10 --rounds 1 --profile
 
-echo; echo "wrote $OUT/"
+rm -f "$OUT/step.log"
+echo; echo "wrote $OUT/ in $(( $(date +%s) - started )) s" | tee -a "$OUT/summary.txt"

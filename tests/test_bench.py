@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from .conftest import ROOT
 
@@ -113,6 +114,12 @@ def test_large_bench_measures_tiled_and_untiled_rows_in_fresh_processes(tmp_path
     assert [(r["size"], r["tile_size"], r["tiles"]) for r in rows] == [(160, 128, 2), (160, 1024, 1)]
     assert all(r["s_per_step"] > 0 and r["peak_gib"] > 0.1 and r["output"] == [160, 120] for r in rows)
     assert len(table_rows(result.stdout)) == 2
+    # --whole: the default coarse-to-fine schedule (128 then 256 px), its total time, the picture kept.
+    bench("bench.large", "--weights", "untrained", "--sizes", "256", "--whole", "--steps", "3", "--save",
+          str(tmp_path / "pictures"), "--json", str(out))
+    [row] = json.loads(out.read_text())
+    assert row["steps"] == 3 and row["total_s"] > 0 and row["output"] == [256, 192] and row["device"] == "cpu"
+    assert Image.open(tmp_path / "pictures" / "256-tile1024-whole.png").size == (256, 192)
 
 
 def test_style_loss_bench_prints_every_loss_against_gram():
