@@ -85,6 +85,9 @@ def tiled_style(paintings: list[torch.Tensor], blend: list[float], settings: Set
             height, width = painting.shape[-2:]
             tiler = Tiler(height, width, settings.tile_size, overlap=0, device=painting.device)
             parts = tile_features(extractor, tiler, painting, name)
+            if not style_loss.additive:  # one painting's tiles pool into one sample of positions, a mixture
+                # (a list of parts would be blended like paintings, as a barycentre: narrower than the painting)
+                parts = [torch.cat([part.flatten(2) for part in parts], dim=2)[:, :, None]]
             total = sum(part[0, 0].numel() for part in parts)
             features += parts
             weights += [share * part[0, 0].numel() / total for part in parts]

@@ -82,7 +82,10 @@ def test_the_sliced_loss_runs_tile_by_tile():
     x = torch.rand(1, 3, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(3)).requires_grad_(True)
     expected, got = whole.evaluate(x), tiled.evaluate(x)
     assert torch.isfinite(x.grad).all() and x.grad.abs().max() > 0
-    assert got[2].item() == pytest.approx(expected[2].item(), rel=0.25)
+    assert got[2].item() == pytest.approx(expected[2].item(), rel=0.1)
+    # Layer by layer too: the painting's tiles pool into one distribution. Blended like several paintings (the
+    # mean of their quantile functions) they made a narrower target, and relu1_1's tiled loss was 2.8x the whole's.
+    assert got[4:].tolist() == pytest.approx(expected[4:].tolist(), rel=0.15)
 
 
 def test_a_tiled_run_paints_the_untiled_picture_without_seams():
