@@ -57,7 +57,7 @@ class Settings:
         150, "Optimiser steps in all (an L-BFGS function evaluation counts as one). 100 gives a "
         "recognisable painting, 300-500 a finished one.", low=1, high=5000)
     style_weight: float = _setting(
-        10.0, "How strongly the output copies the painting's textures and colours. Raise it for a "
+        150.0, "How strongly the output copies the painting's textures and colours. Raise it for a "
         "bolder painting, lower it to keep more of the photo.", low=0.0, high=1e9, log=True, useful=(1, 1000))
     content_weight: float = _setting(
         3.0, "How strongly the output keeps the photo's shapes. Raise it to keep faces and edges, "
@@ -66,7 +66,7 @@ class Settings:
         2.0, "Total-variation smoothing: raise it to remove speckle and high-frequency noise.",
         low=0.0, high=1e6, log=True, useful=(0, 1000))
     content_layer: str = _setting(
-        "relu4_2", "The VGG layer whose features describe the photo's content. Shallow layers keep "
+        "relu4_1", "The VGG layer whose features describe the photo's content. Shallow layers keep "
         "exact pixels; deep ones keep only the objects' layout.", choices=LAYER_CHOICES)
     style_layers: tuple[str, ...] = _setting(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
@@ -82,7 +82,7 @@ class Settings:
         None, "Relative weight of each style layer (same order as style layers); if omitted, depth_falloff "
         "sets them. They are normalised to sum to one.", low=0.0, high=1e6)
     depth_falloff: float = _setting(
-        1.0, "Unless per-layer weights are given, each deeper block of style layers weighs this much of the one "
+        0.5, "Unless per-layer weights are given, each deeper block of style layers weighs this much of the one "
         "before (relu1 x1, relu2 x this, relu3 x its square, ...): 1 weighs them equally; 0.5 (16:8:4:2:1) keeps "
         "the photo's subject, as deep layers describe the painting's objects rather than its brushwork.",
         low=0.0, high=1.0)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from nst_core import Settings
 from nst_core.images import read_recipe
 
 from .apphelpers import (  # noqa: F401  (app_server is a fixture)
@@ -196,7 +197,8 @@ def test_a_raw_call_may_leave_out_the_trailing_values(app_server, uploaded):  # 
     assert events[-1][0] == "complete", events[-3:]
     assert "Done" in events[-1][1][1]
     recipe = read_recipe(Path(events[-1][1][3]["path"]))
-    assert recipe["settings"]["style_weight"] == 10.0 and recipe["settings"]["content_layer"] == "relu4_2"
+    assert recipe["settings"]["style_weight"] == pytest.approx(Settings().style_weight, rel=1e-2)  # log10 to 3 places
+    assert recipe["settings"]["content_layer"] == Settings().content_layer
 
 
 def test_thin_photos_work_or_get_one_sentence_through_the_api(client, tmp_path):

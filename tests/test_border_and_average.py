@@ -52,5 +52,7 @@ def test_the_average_is_what_the_run_shows_and_returns(content_img, style_img):
         return np.abs(np.asarray(event.preview, np.float32) - photo).mean()
 
     for plain_event, averaged_event in zip(plain, averaged):
-        if plain_event.preview is not None:
+        # Not step 1: torch's L-BFGS scales its first step by 1/|gradient|, so that picture has barely moved
+        # from the photo (to the same 8-bit pixels) and there is nothing for the average to lie between.
+        if plain_event.preview is not None and plain_event.step > 1:
             assert 0 < distance(averaged_event) < distance(plain_event)

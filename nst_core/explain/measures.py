@@ -11,13 +11,12 @@ import math
 import torch
 from PIL import Image
 
-from ..config import Settings
 from ..features import FeatureExtractor
 from ..images import resize_to, to_tensor
 from ..losses import GramLoss, content_loss
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # Gatys et al.'s style layers
-CONTENT_LAYER = Settings().content_layer  # "what is in the picture" is measured where stylize takes it from
+CONTENT_LAYER = "relu4_2"  # "what is in the picture", measured at Gatys et al.'s content layer
 
 
 def pixel_rmse(image: Image.Image, reference: Image.Image) -> float:
