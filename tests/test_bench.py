@@ -91,9 +91,7 @@ def test_picture_bench_quick_mode_writes_its_table_sheets_and_plot(shared_images
     assert rows["(the photo)"][3] == "1.000" and rows["(the photo)"][5] == "1.000"  # the photo's own distances
     report = json.loads((out / "results.json").read_text())
     assert set(report["steps"]) == {"textbook", "peer settings", "before", "defaults"} and report["size"] == 64
-    # Methods whose steps do the same work share one cost measurement, so they get the same budget in steps.
-    assert report["costs_ms"]["before"] == report["costs_ms"]["defaults"] or \
-        report["methods"]["defaults"] != {}
+    assert all(len(report["costs_ms"][name]) >= 1 for name in report["steps"])
     for name in ("sheet-textbook.jpg", "sheet-peer_settings.jpg", "sheet-before.jpg", "sheet-defaults.jpg",
                  "panel.jpg", "pareto.png"):
         assert (out / name).stat().st_size > 2000, name
@@ -104,6 +102,15 @@ def test_picture_bench_quick_mode_writes_its_table_sheets_and_plot(shared_images
     assert set(again) == {"(the photo)", "textbook", "peer settings", "before", "now"}
     assert again["now"][3:] == rows["defaults"][3:]
     assert (tmp_path / "m" / "sheet-now.jpg").stat().st_size > 2000
+
+
+def test_methods_whose_steps_do_the_same_work_share_one_cost_measurement():
+    # So noise cannot give two of them different budgets in steps: weights change no work, a loss or layer does.
+    from bench.pictures import BEFORE, cost_key
+
+    assert cost_key(BEFORE) == cost_key({**BEFORE, "style_weight": 99.0, "tv_weight": 0.0, "depth_falloff": 0.5})
+    assert cost_key(BEFORE) != cost_key({**BEFORE, "style_loss": "w2"})
+    assert cost_key(BEFORE) != cost_key({**BEFORE, "content_layer": "relu4_1"}) != cost_key(None)
 
 
 def test_large_bench_measures_tiled_and_untiled_rows_in_fresh_processes(tmp_path):
