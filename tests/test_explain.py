@@ -100,6 +100,7 @@ def test_grid_cells_carry_settings_the_stylize_tab_can_load(tiny, pictures):
                                              "style20_to_relu3_1", "style2_to_relu5_1", "style20_to_relu5_1"]
     loaded = [Settings.from_dict(dict(p.settings)) for p in last.panels]
     assert [s.style_weight for s in loaded] == [2, 20] * 3
+    assert {s.content_weight for s in loaded} == {1.0}  # so the columns are the style/content ratios they say
     assert loaded[0].style_layers == ("relu1_1",) and len(loaded[-1].style_layers) == 5
     assert set(last.numbers["cells"]) == {p.name for p in last.panels}
 

@@ -90,8 +90,8 @@ def grid(photo: ImageSource, painting: ImageSource, *, rows: str = "content",
          weights: str | None = None, backbone: VGGFeatures | None = None) -> Iterator[ViewEvent]:
     """Small stylizations for every (row, style weight) pair, filling in together."""
     photo, painting = decode_image(photo), decode_image(painting)
-    base = Settings(size=size, iterations=steps, seed=seed, preview_every=max(1, steps // 10),
-                    weights=weights or default_weights())
+    base = Settings(size=size, iterations=steps, seed=seed, preview_every=max(1, steps // 10), content_weight=1.0,
+                    weights=weights or default_weights())  # content 1: the columns are the style/content ratios
     cells = grid_cells(rows, style_weights, base)
     model = backbone or resolve_backbone(base)
     model.check_layers([CONTENT_LAYER, *GRID_ROWS["content"], *STYLE_LAYERS])
