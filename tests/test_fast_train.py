@@ -119,7 +119,8 @@ def test_a_stopped_run_resumes_exactly_from_its_checkpoint(photo_folder, tmp_pat
     assert checkpoint.is_file()
     resumed = run(settings, photos, checkpoint=checkpoint, resume=True)
     assert [e.step for e in resumed] == [3, 4]
-    assert resumed[-1].best.meta["training_seconds"] >= resumed[0].elapsed
+    # The recorded seconds carry the time before the stop; they are rounded to 0.1 s (0.1 < 0.1013 failed once).
+    assert resumed[-1].best.meta["training_seconds"] >= resumed[0].elapsed - 0.05
     for mine, theirs in zip(resumed[-1].best.net.state_dict().values(), whole.net.state_dict().values()):
         assert torch.allclose(mine, theirs, atol=1e-6)
     with pytest.raises(SettingsError, match="another crop"):
