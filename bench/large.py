@@ -75,11 +75,13 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         for tile_size in args.tile_sizes:
-            command = [sys.executable, "-m", "bench.large", "--child", str(size), str(tile_size)] + [
-                part for flag, value in (("--steps", args.steps), ("--device", args.device),
-                                         ("--content", args.content), ("--style", args.style),
-                                         ("--weights", args.weights), ("--save", args.save))
-                if value is not None for part in (flag, str(value))] + (["--whole"] if args.whole else [])
+            command = [sys.executable, "-m", "bench.large", "--child", str(size), str(tile_size), "--steps",
+                       str(args.steps), "--device", args.device, "--content", args.content, "--style", args.style]
+            for flag, value in (("--weights", args.weights), ("--save", args.save)):
+                if value:
+                    command += [flag, value]
+            if args.whole:
+                command.append("--whole")
             result = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
             if result.returncode != 0:
                 print(f"| {size} | {tile_size} | failed: {result.stderr.strip().splitlines()[-1]} | | | | | |",
