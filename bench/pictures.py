@@ -47,7 +47,9 @@ SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 # photo, painting: a painting is a file in ../shared/images or a gallery name.
 PANEL = (("tubingen", "starry_night"), ("tubingen", "picasso_selfport1907"), ("golden_gate", "the_scream"),
          ("brad_pitt", "woman-with-hat-matisse"), ("golden_gate", "mosaic_tesserae"),
-         ("brad_pitt", "swirling_impasto"))
+         ("brad_pitt", "swirling_impasto"),
+         # portraits onto a photo with no face in it: the sitter's face is the motif a style loss can paste
+         ("golden_gate", "picasso_selfport1907"), ("tubingen", "woman-with-hat-matisse"))
 # The engine's defaults before issue 12, pinned so the comparison survives changes to the defaults.
 BEFORE = {"style_weight": 10.0, "content_weight": 1.0, "tv_weight": 0.0, "content_layer": "relu4_2",
           "style_layers": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "style_layer_weights": None,

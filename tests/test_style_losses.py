@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nst_core import Settings, stylize_iter
-from nst_core.losses import GramLoss, SlicedLoss, W2Loss, _TraceSqrt, make_style_loss
+from nst_core.losses import GramLoss, SlicedLoss, W2Loss, _sorted, _TraceSqrt, make_style_loss
 
 from .conftest import tiny_backbone
 
@@ -86,3 +86,16 @@ def test_each_loss_runs_in_the_engine_and_lowers_the_style_loss(name, content_im
     events = list(stylize_iter(content_img, style_img, settings, backbone=tiny_backbone()))
     assert events[-1].done and events[-1].style_loss < 0.5 * events[0].style_loss
     assert events[-1].recipe["settings"]["style_loss"] == name and type(make_style_loss(name)).name == name
+
+
+def test_sliced_sorts_like_torch_and_its_gradient_matches_finite_differences():
+    # The sort's order comes from numpy on the CPU (faster); the values and the gradient must be torch's.
+    torch.manual_seed(2)
+    painting = torch.rand(1, 3, 5, 4)
+    image = torch.rand(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    loss = SlicedLoss()
+    target = loss.target([painting], [1.0])
+    target.directions, target.quantiles = target.directions.double(), target.quantiles.double()
+    rows = torch.randn(6, 50, dtype=torch.float64)
+    assert torch.equal(_sorted(rows), rows.sort(dim=1).values)
+    assert torch.autograd.gradcheck(lambda x: loss(x, target), (image,), eps=1e-6, atol=1e-6)
