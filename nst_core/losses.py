@@ -20,7 +20,9 @@ exactly: `sums` of each tile's features add up, and `from_sums` turns the total 
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -237,16 +239,28 @@ def _projected(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor
 def _sorted(rows: torch.Tensor) -> torch.Tensor:
     """(P, N) -> each row sorted ascending, differentiable (the gradient goes back through the permutation).
 
-    The order is found outside autograd: on the CPU by numpy's argsort, about 2.6x faster than torch's sort
-    for these shapes (64 rows of 49,152 at 256 px: 168 ms against 443 ms, one thread), and the sort is most
-    of the sliced loss's cost there.
+    The order is found outside autograd, on the CPU by numpy's argsort over row blocks in parallel: for 64 rows
+    of 49,152 (relu1_1 at 256 px; the sort is most of the sliced loss's cost there) 63 ms on two threads
+    against torch's sort's 154 ms.
     """
     with torch.no_grad():
-        if rows.device.type == "cpu":
-            order = torch.from_numpy(np.argsort(rows.detach().numpy(), axis=1))
-        else:
-            order = rows.argsort(dim=1)
+        order = _cpu_order(rows.detach().numpy()) if rows.device.type == "cpu" else rows.argsort(dim=1)
     return rows.gather(1, order)
+
+
+_SORTERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)  # numpy's argsort lets go of the GIL
+
+
+def _cpu_order(rows: np.ndarray) -> torch.Tensor:
+    """The argsort of each row, the rows split into as many blocks as torch has threads."""
+    order = np.empty(rows.shape, dtype=np.int64)
+    bounds = np.linspace(0, len(rows), min(torch.get_num_threads(), len(rows)) + 1).astype(int)
+
+    def sort_block(start: int, stop: int) -> None:
+        order[start:stop] = np.argsort(rows[start:stop], axis=1)
+
+    list(_SORTERS.map(sort_block, bounds[:-1], bounds[1:]))
+    return torch.from_numpy(order)
 
 
 def _resample(sorted_values: torch.Tensor, count: int) -> torch.Tensor:
