@@ -9,7 +9,8 @@ from nst_core.errors import SettingsError
 
 def test_defaults_are_valid_and_match_field_helpers():
     s = Settings()
-    assert s.optimizer == "lbfgs" and s.content_layer == "relu4_1" and s.depth_falloff == 0.5
+    assert s.optimizer == "lbfgs" and s.content_layer == "relu4_1" and s.depth_falloff == 0.35
+    assert s.style_loss == "sliced" and s.style_weight == 600
     assert "Raise it" in field_info("style_weight")["help"] and field_info("style_weight")["useful"] == (1, 1000)
     assert field_info("style_loss")["choices"] == ("gram", "w2", "sliced")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_core import Settings
+from nst_core import Settings, stylize_iter
 from nst_core.errors import SettingsError
 from nst_core.explain import CAPTIONS, GRAM, INPUTS, THIRD_IMAGE, VIEWS
 from nst_core.explain.events import round_robin
@@ -169,3 +169,20 @@ def test_noise_panel_is_the_noise_the_engine_starts_from(tiny, pictures):
     start = next(stylize_iter(pictures["photo"], pictures["photo"], plan, backbone=tiny)).preview
     # With every weight at zero the first step leaves the starting picture as it is.
     assert np.array_equal(np.asarray(start), np.asarray(noise))
+
+
+@pytest.mark.parametrize("view", ["reconstruct", "texture", "shuffle", "compare", "grid"])
+def test_every_run_inside_a_view_matches_gram_matrices(view, tiny, pictures, monkeypatch):
+    # The views teach Gatys et al.'s Gram matrices; the Stylize tab's default loss (sliced) must not leak in.
+    import nst_core.explain.knobs as knobs
+    import nst_core.explain.synthesis as synthesis
+    losses = []
+
+    def recording(photo, painting, settings, **kwargs):
+        losses.append(settings.style_loss)
+        return stylize_iter(photo, painting, settings, **kwargs)
+
+    for module in (knobs, synthesis):
+        monkeypatch.setattr(module, "stylize_iter", recording)
+    run(view, tiny, pictures, steps=2)
+    assert losses and set(losses) == {"gram"}

@@ -16,7 +16,7 @@ from ..errors import SettingsError
 from ..features import FeatureExtractor, pick_device
 from ..images import ImageSource, decode_image, fitted_size, resize_to
 from .events import Sheet, ViewEvent, round_robin
-from .measures import CONTENT_LAYER, STYLE_LAYERS, Yardstick
+from .measures import CONTENT_LAYER, STYLE_LAYERS, STYLE_LOSS, Yardstick
 
 GRID_ROWS = {
     "content": ("relu2_2", "relu3_2", "relu4_2"),  # the content layer, shallow to deep
@@ -34,7 +34,7 @@ def compare(photo: ImageSource, painting: ImageSource, *, size: int = 128, steps
     style weight lets the trained network's photo show through within the few steps a classroom waits for.
     """
     photo, painting = decode_image(photo), decode_image(painting)
-    plan = Settings(size=size, iterations=steps, init=init, style_weight=style_weight, seed=seed,
+    plan = Settings(size=size, iterations=steps, init=init, style_weight=style_weight, seed=seed, style_loss=STYLE_LOSS,
                     preview_every=max(1, steps // 25),
                     weights=weights or default_weights())
     random_plan = replace(plan, weights="untrained")
@@ -91,6 +91,7 @@ def grid(photo: ImageSource, painting: ImageSource, *, rows: str = "content",
     """Small stylizations for every (row, style weight) pair, filling in together."""
     photo, painting = decode_image(photo), decode_image(painting)
     base = Settings(size=size, iterations=steps, seed=seed, preview_every=max(1, steps // 10), content_weight=1.0,
+                    style_loss=STYLE_LOSS,
                     weights=weights or default_weights())  # content 1: the columns are the style/content ratios
     cells = grid_cells(rows, style_weights, base)
     model = backbone or resolve_backbone(base)

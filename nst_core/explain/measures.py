@@ -17,6 +17,7 @@ from ..losses import GramLoss, content_loss
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # Gatys et al.'s style layers
 CONTENT_LAYER = "relu4_2"  # "what is in the picture", measured at Gatys et al.'s content layer
+STYLE_LOSS = "gram"  # the views teach Gatys et al.'s Gram matrices, whatever the Stylize tab's default loss
 
 
 def pixel_rmse(image: Image.Image, reference: Image.Image) -> float:

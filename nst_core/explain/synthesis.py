@@ -24,14 +24,14 @@ from ..features import FeatureExtractor, pick_device
 from ..images import ImageSource, decode_image, resize_to, to_pil
 from . import render
 from .events import Sheet, ViewEvent, round_robin
-from .measures import CONTENT_LAYER, STYLE_LAYERS, Yardstick, pixel_rmse, psnr
+from .measures import CONTENT_LAYER, STYLE_LAYERS, STYLE_LOSS, Yardstick, pixel_rmse, psnr
 
 SHUFFLE_COLOURS = {"gram": (234, 88, 12), "content": (37, 99, 235)}  # the Stylize tab's style/content colours
 
 
 def grown(size: int, steps: int, seed: int, weights: str | None, **knobs: object) -> Settings:
     """Settings for a picture grown from noise at one scale; `knobs` pick the loss (one weight is 0)."""
-    return Settings(size=size, iterations=steps, init="noise", seed=seed, coarse_to_fine=False,
+    return Settings(size=size, iterations=steps, init="noise", seed=seed, coarse_to_fine=False, style_loss=STYLE_LOSS,
                     preview_every=max(1, steps // 25), weights=weights or default_weights(), **knobs)
 
 
