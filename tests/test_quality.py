@@ -20,13 +20,16 @@ def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(np.corrcoef(small(a), small(b))[0, 1])
 
 
-def test_lbfgs_cuts_the_loss_by_90_percent_within_100_evaluations(real_weights, shared_images):
+# Gram falls by 90%; the sliced loss's sorted matching is rougher (measured 89.6% here).
+@pytest.mark.parametrize("loss,left", [("gram", 0.1), ("sliced", 0.15)])
+def test_lbfgs_cuts_most_of_the_loss_within_100_evaluations(real_weights, shared_images, loss, left):
     # A strong style weight: the loss is then mostly style, which L-BFGS can remove (at the default
     # balance the content term it trades against stays, so the total cannot fall by 90%).
-    settings = Settings(size=128, iterations=100, style_weight=1000.0, weights=str(real_weights), device="cpu")
+    settings = Settings(size=128, iterations=100, style_weight=1000.0, weights=str(real_weights), device="cpu",
+                        style_loss=loss)
     events = list(stylize_iter(shared_images / "tubingen.jpg", shared_images / "starry_night.jpg", settings))
     assert len(events) == 100 and not any(e.message for e in events)
-    assert events[-1].loss <= 0.1 * events[0].loss, (events[0].loss, events[-1].loss)
+    assert events[-1].loss <= left * events[0].loss, (events[0].loss, events[-1].loss)
 
 
 def test_style_loss_falls_while_the_photo_stays_recognisable(real_weights, shared_images):
