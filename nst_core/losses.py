@@ -20,9 +20,7 @@ exactly: `sums` of each tile's features add up, and `from_sums` turns the total 
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -254,28 +252,17 @@ def _projected(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor
 def _sorted(rows: torch.Tensor) -> torch.Tensor:
     """(P, N) -> each row sorted ascending, differentiable (the gradient goes back through the permutation).
 
-    The order is found outside autograd, on the CPU by numpy's argsort over row blocks in parallel: for 64 rows
-    of 49,152 (relu1_1 at 256 px; the sort is most of the sliced loss's cost there) 63 ms on two threads
-    against torch's sort's 154 ms.
+    The order is found outside autograd, on the CPU by numpy's argsort: for 64 rows of 49,152 (relu1_1 at 256 px,
+    where the sort is most of the sliced loss's cost) 121 ms on one thread against torch's sort's 154 ms on two.
+    (Splitting the rows over a thread pool halved that again, but its threads' allocations made the studio's
+    memory grow in steps the soak test reads as a leak.)
     """
     with torch.no_grad():
-        order = _cpu_order(rows.detach().numpy()) if rows.device.type == "cpu" else rows.argsort(dim=1)
+        if rows.device.type == "cpu":
+            order = torch.from_numpy(np.argsort(rows.detach().numpy(), axis=1))
+        else:
+            order = rows.argsort(dim=1)
     return rows.gather(1, order)
-
-
-_SORTERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)  # numpy's argsort lets go of the GIL
-
-
-def _cpu_order(rows: np.ndarray) -> torch.Tensor:
-    """The argsort of each row, the rows split into as many blocks as torch has threads."""
-    order = np.empty(rows.shape, dtype=np.int64)
-    bounds = np.linspace(0, len(rows), min(torch.get_num_threads(), len(rows)) + 1).astype(int)
-
-    def sort_block(start: int, stop: int) -> None:
-        order[start:stop] = np.argsort(rows[start:stop], axis=1)
-
-    list(_SORTERS.map(sort_block, bounds[:-1], bounds[1:]))
-    return torch.from_numpy(order)
 
 
 def _resample(sorted_values: torch.Tensor, count: int) -> torch.Tensor:

@@ -131,6 +131,7 @@ def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, share
         tv = page.get_by_label("Total-variation weight")
         tv.fill("0")
         tv.press("Enter")
+        tv.blur()  # committed before Run reads it (under load, Run once went out with the old value)
         page.click("#run")
         page.wait_for_function("() => !document.querySelector('#status').innerText.includes('Done')", timeout=30_000)
         wait_for_status(page, "Done", 120)
