@@ -30,7 +30,7 @@ from nst_core.backbones import load_backbone
 from nst_core.fast.apply import MODELS, shipped_models, stylize_fast
 from nst_core.fast.data import PhotoSet
 from nst_core.fast.model import TransformerNet
-from nst_core.fast.train import TrainSettings, _Training
+from nst_core.fast.train import Training, TrainSettings
 from nst_core.features import pick_device
 from nst_core.images import decode_image, fitted_size, resize_longest
 
@@ -200,7 +200,7 @@ def training(steps: int, weights: str, device: torch.device) -> dict:
     settings = TrainSettings(weights=weights, device=device.type)
     photos = PhotoSet.of([(p.name, decode_image(p)) for p in sorted(SHARED_IMAGES.glob("*.jpg"))[:4]],
                          keep_side=2 * settings.crop)
-    run = _Training(decode_image(SHARED_IMAGES / "starry_night.jpg"), photos, settings, "bench", None, device, None)
+    run = Training(decode_image(SHARED_IMAGES / "starry_night.jpg"), photos, settings, "bench", None, device, None)
     run.train_step()  # warm-up
     start = time.perf_counter()
     for _ in range(steps):

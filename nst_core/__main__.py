@@ -18,6 +18,8 @@ from .command import run_command
 from .config import Settings, field_info
 from .engine import Progress, stylize_iter
 from .errors import SettingsError
+from .gallery import list_styles as gallery_styles
+from .gallery import resolve_style_source
 from .images import decode_image, save_png
 
 DESCRIPTION = """\
@@ -93,11 +95,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def resolve_style(name_or_path: str) -> str | Path:
-    """A gallery name or a file path; the gallery is optional so the engine works without it."""
-    try:
-        from .gallery import resolve_style_source
-    except ImportError:
-        return name_or_path
+    """A gallery name or a file path."""
     return resolve_style_source(name_or_path)
 
 
@@ -134,8 +132,6 @@ class ProgressBar:
 
 
 def list_styles() -> int:
-    from .gallery import list_styles as gallery_styles
-
     for style in gallery_styles():
         state = "" if style.available else "  (not downloaded yet)"
         print(f"{style.name:24s} {style.title}{state}")

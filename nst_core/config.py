@@ -33,9 +33,9 @@ def default_weights() -> str:
     return os.environ.get("NST_WEIGHTS") or "vgg19"
 
 
-def _setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-             choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None, log: bool = False,
-             useful: tuple[float, float] | None = None) -> Any:
+def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+            choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None, log: bool = False,
+            useful: tuple[float, float] | None = None) -> Any:
     """A dataclass field that carries its help text and allowed values for the CLI, the app and checks.
 
     `low`..`high` is what is accepted, `useful` the range worth trying (each front end words it in its own
@@ -51,107 +51,107 @@ def _setting(default: Any, help: str, *, low: float | None = None, high: float |
 class Settings:
     """Every knob of a run. Creating one validates it; `dataclasses.replace` re-validates."""
 
-    size: int = _setting(256, "Longest side of the output in pixels. Time grows with its square.",
-                         low=32, high=4096)
-    iterations: int = _setting(
+    size: int = setting(256, "Longest side of the output in pixels. Time grows with its square.",
+                        low=32, high=4096)
+    iterations: int = setting(
         150, "Optimiser steps in all (an L-BFGS function evaluation counts as one). 100 gives a "
         "recognisable painting, 300-500 a finished one.", low=1, high=5000)
-    style_weight: float = _setting(
+    style_weight: float = setting(
         600.0, "How strongly the output copies the painting's textures and colours. Raise it for a "
         "bolder painting, lower it to keep more of the photo.", low=0.0, high=1e9, log=True, useful=(1, 1000))
-    content_weight: float = _setting(
+    content_weight: float = setting(
         3.0, "How strongly the output keeps the photo's shapes. Raise it to keep faces and edges, "
         "lower it to let the painting take over.", low=0.0, high=1e6, log=True, useful=(0.1, 10))
-    tv_weight: float = _setting(
+    tv_weight: float = setting(
         2.0, "Total-variation smoothing: raise it to remove speckle and high-frequency noise.",
         low=0.0, high=1e6, log=True, useful=(0, 1000))
-    content_layer: str = _setting(
+    content_layer: str = setting(
         "relu4_1", "The VGG layer whose features describe the photo's content. Shallow layers keep "
         "exact pixels; deep ones keep only the objects' layout.", choices=LAYER_CHOICES)
-    style_layers: tuple[str, ...] = _setting(
+    style_layers: tuple[str, ...] = setting(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         "The VGG layers whose Gram matrices describe the painting's style. Shallow layers carry "
         "colour and fine texture, deep layers carry large brush strokes and motifs.",
         choices=LAYER_CHOICES)
-    style_loss: str = _setting(
+    style_loss: str = setting(
         "sliced", "How the painting's style is measured: sliced (the default) compares the features' whole "
         "distributions along random directions (Heitz et al.), and paints the painting's brushwork without "
         "pasting its motifs (a portrait's face, Van Gogh's moon) over the photo; gram compares which features "
         "occur together (Gatys et al.), about 1.5x faster per run on a CPU; w2 compares their averages and "
         "spreads (a Gaussian fit, Wasserstein-2).",
         choices=lambda: STYLE_LOSSES)
-    style_layer_weights: tuple[float, ...] | None = _setting(
+    style_layer_weights: tuple[float, ...] | None = setting(
         None, "Relative weight of each style layer (same order as style layers); if omitted, depth_falloff "
         "sets them. They are normalised to sum to one.", low=0.0, high=1e6)
-    depth_falloff: float = _setting(
+    depth_falloff: float = setting(
         0.35, "Unless per-layer weights are given, each deeper block of style layers weighs this much of the one "
         "before (relu1 x1, relu2 x this, relu3 x its square, ...): 1 weighs them equally; below 1 keeps the photo's "
         "subject, as deep layers describe the painting's objects (a face, a moon) rather than its brushwork.",
         low=0.0, high=1.0)
-    fine_falloff: float = _setting(
+    fine_falloff: float = setting(
         1.0, "At each finer scale of coarse to fine, each style layer's weight is multiplied by this once per "
         "block of depth (relu1 x1, relu2 x this, relu3 x its square, ...). Below 1, the fine scales sharpen the "
         "brush strokes the coarse scale laid down instead of repainting them smaller, and paste no motifs.",
         low=0.0, high=1.0)
-    style_blend: tuple[float, ...] | None = _setting(
+    style_blend: tuple[float, ...] | None = setting(
         None, "Relative weight of each style image when there are several; equal if omitted.",
         low=0.0, high=1e6)
-    style_scale: float = _setting(
+    style_scale: float = setting(
         1.0, "Size of the painting relative to the output. Below 1 gives smaller brush strokes, "
         "above 1 larger ones.", low=0.1, high=4.0)
-    optimizer: str = _setting(
+    optimizer: str = setting(
         "lbfgs", "lbfgs converges far better per step (the quality choice); adam is steadier and "
         "cheaper per step.", choices=OPTIMIZERS)
-    learning_rate: float = _setting(
+    learning_rate: float = setting(
         0.02, "Adam's step size in pixel units (0-1 scale); L-BFGS ignores it.", low=1e-5, high=1.0, log=True)
-    init: str = _setting(
+    init: str = setting(
         "recolored", "Starting image: the photo (fastest to a clean result), the photo recoloured to the "
         "painting's colour mean and spread (the colours are there from the first step), noise (more "
         "painterly), or noise with the painting's colours.", choices=INITS)
-    seed: int = _setting(0, "Seed for noise initialisation; the same seed gives the same picture.",
-                         low=0, high=2**31 - 1)
-    preserve_color: str = _setting(
+    seed: int = setting(0, "Seed for noise initialisation; the same seed gives the same picture.",
+                        low=0, high=2**31 - 1)
+    preserve_color: str = setting(
         "none", "Keep the photo's colours: 'luminance' transfers only brightness patterns, "
         "'histogram' recolours the painting to the photo's palette first.", choices=COLOR_MODES)
-    coarse_to_fine: bool = _setting(
+    coarse_to_fine: bool = setting(
         True, "Optimise a small version first and enlarge it, so large outputs keep the brush-stroke "
         "scale of a small preview (and converge faster).")
-    border: str = _setting(
+    border: str = setting(
         "reflect", "How the network sees past the image's edges: zeros (as it was trained) shows it a dark frame, "
         "which the optimiser paints as a band along the edges; reflect or replicate continue the picture.",
         choices=BORDERS)
-    average_decay: float = _setting(
+    average_decay: float = setting(
         0.9, "Show and return an average of the recent steps' images instead of the latest (0 = off; 0.9 "
         "averages about the last 10 steps): it removes the flicker and speckle of single steps.",
         low=0.0, high=0.999)
-    tile_size: int = _setting(
+    tile_size: int = setting(
         1024, "Scales larger than this many pixels a side are computed in overlapping tiles of about this "
         "size, so memory stays bounded for big outputs (the same picture with gram and w2, whose statistics add up "
         "over tiles; sliced matches tile by tile, an approximation).", low=128, high=4096)
-    pooling: str = _setting(
+    pooling: str = setting(
         "avg", "Pooling inside VGG: average pooling gives smoother gradients and nicer results "
         "(Gatys et al.); max is the network as trained.", choices=POOLINGS)
-    weights: str = _setting(
+    weights: str = setting(
         default_weights, "The network's weights: vgg19 (default), vgg16, their Caffe conversions vgg19-caffe "
         "and vgg16-caffe, or untrained (random: shows why pretrained features matter).")
-    weights_convention: str = _setting(
+    weights_convention: str = setting(
         "auto", "Input convention of a local weights file (auto recognises known files).",
         choices=CONVENTIONS)
-    preview_every: int = _setting(10, "Send a preview image every N steps (and on the first and last).",
-                                  low=1, high=1000)
-    device: str = _setting("auto", "Where to compute: auto picks CUDA, then Apple MPS, then CPU.",
-                           choices=DEVICES)
-    precision: str = _setting(
+    preview_every: int = setting(10, "Send a preview image every N steps (and on the first and last).",
+                                 low=1, high=1000)
+    device: str = setting("auto", "Where to compute: auto picks CUDA, then Apple MPS, then CPU.",
+                          choices=DEVICES)
+    precision: str = setting(
         "auto", "Arithmetic for the network: auto uses bf16 on CUDA and on CPUs with bf16 instructions "
         "(AVX512-BF16 or AMX; losses stay fp32), and fp32 elsewhere.", choices=PRECISIONS)
-    max_seconds: float = _setting(
+    max_seconds: float = setting(
         0.0, "Wall-clock limit for the run in seconds (0 = none); the run then ends with the last "
         "good image.", low=0.0, high=86400.0)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             # Whole floats from sliders and JSON (200.0) become ints; everything else is only checked.
-            object.__setattr__(self, f.name, _check(f, getattr(self, f.name)))
+            object.__setattr__(self, f.name, check_field(f, getattr(self, f.name)))
         if not self.style_layers:
             raise SettingsError("style_layers must name at least one layer.")
         if len(set(self.style_layers)) != len(self.style_layers):
@@ -202,7 +202,7 @@ def field_info(name: str) -> dict[str, Any]:
     return info
 
 
-def _check(f: dataclasses.Field, value: Any) -> Any:
+def check_field(f: dataclasses.Field, value: Any) -> Any:
     """Return `value` in its field's type, or raise SettingsError naming what is allowed."""
     meta, name = f.metadata, f.name
     choices, low, high = meta["choices"], meta["low"], meta["high"]

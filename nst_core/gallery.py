@@ -76,11 +76,6 @@ class GalleryStyle:
         """True when the file is present and, for a download, matches its SHA-256."""
         return _is_valid(self, self.path)
 
-    @property
-    def credit(self) -> str:
-        """A short attribution line, e.g. 'The Scream, Edvard Munch (1893), Public domain'."""
-        return f"{self.title}, {self.author} ({self.year}), {self.licence}"
-
 
 def _normalise(name: str) -> str:
     """Case, spaces, dashes and dots do not matter in a style name: 'Starry-Night' == 'starry_night'."""

@@ -1,6 +1,7 @@
 """The command line, run as a user runs it: a subprocess of `python -m nst_core`."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import nst_core
 from nst_core.images import read_recipe
 
 from .conftest import ROOT, gradient_image
@@ -117,3 +119,9 @@ def test_each_style_loss_is_a_flag(tmp_path, photo, loss):
 def test_help_names_the_style_losses():
     result = cli("--help")
     assert "{gram,w2,sliced}" in result.stdout and "Wasserstein" in result.stdout and "--tile-size" in result.stdout
+
+
+def test_the_version_is_the_same_in_the_package_and_its_metadata():
+    """--version (the version every recipe records) and pyproject.toml name one version."""
+    declared = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    assert cli("--version").stdout.strip() == f"nst-studio {declared}" == f"nst-studio {nst_core.__version__}"

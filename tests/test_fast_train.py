@@ -90,14 +90,14 @@ def test_perceptual_training_yields_steps_samples_and_a_working_model(photo_fold
 def test_the_best_network_is_kept_not_the_last(photo_folder, monkeypatch):
     """A loss that rises after step 2: the model handed out at the end is the one from step 2."""
     losses = iter([5.0, 1.0, 9.0, 9.0, 9.0, 9.0])
-    real_step = train_module._Training.train_step
+    real_step = train_module.Training.train_step
 
     def rigged(self):
         values = real_step(self)
         values["loss"] = next(losses)
         return values
 
-    monkeypatch.setattr(train_module._Training, "train_step", rigged)
+    monkeypatch.setattr(train_module.Training, "train_step", rigged)
     events = run(TrainSettings(**{**TINY, "steps": 6}), load_photos(photo_folder, keep_side=64))
     at_two = events[1].best
     assert at_two is not None and [e.best is not None for e in events] == [False, True, False, False, False, True]

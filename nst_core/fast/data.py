@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
+from torchvision.transforms import v2
 
 from ..errors import ImageError, NSTError
 from ..images import decode_image, fitted_size, resize_to
@@ -84,26 +84,24 @@ class PhotoSet:
         """`size` random crops, (size, 3, crop, crop) floats in [0, 1], and the matching target crops if any.
 
         Each crop: a random photo, scaled so its short side is between `crop` and MAX_SCALE times that, a random
-        square of `crop` px from it, mirrored left-right half the time.
+        square of `crop` px from it, mirrored left-right half the time. A photo and its target are stacked into
+        one tensor first, so one draw of the transforms cuts both alike.
         """
+        cut = v2.Compose([v2.RandomResize(crop, round(crop * MAX_SCALE) + 1, antialias=True), v2.RandomCrop(crop),
+                          v2.RandomHorizontalFlip()])
         photos, targets = [], []
-        for _ in range(size):
-            index = int(torch.randint(len(self.pixels), (1,), generator=generator))
-            stack = self.pixels[index]
-            if self.targets is not None:
-                stack = torch.cat([stack, self.targets[index]])
-            short = min(stack.shape[1:])
-            scale = float(torch.empty(1).uniform_(1.0, MAX_SCALE, generator=generator)) * crop / short
-            height, width = (max(crop, round(side * scale)) for side in stack.shape[1:])
-            resized = F.interpolate(stack[None].float(), size=(height, width), mode="bilinear", antialias=True,
-                                    align_corners=False)[0]
-            top = int(torch.randint(height - crop + 1, (1,), generator=generator))
-            left = int(torch.randint(width - crop + 1, (1,), generator=generator))
-            piece = resized[:, top:top + crop, left:left + crop]
-            if bool(torch.rand(1, generator=generator) < 0.5):
-                piece = piece.flip(-1)
-            photos.append(piece[:3])
-            targets.append(piece[3:])
+        # torchvision's transforms draw from the global generator: seed it from ours, inside a fork, so batches
+        # depend on `generator` alone (a resumed run repeats them) and nobody else's random numbers move.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            for _ in range(size):
+                index = int(torch.randint(len(self.pixels), (1,), generator=generator))
+                stack = self.pixels[index]
+                if self.targets is not None:
+                    stack = torch.cat([stack, self.targets[index]])
+                piece = cut(stack.float())
+                photos.append(piece[:3])
+                targets.append(piece[3:])
         as_batch = lambda parts: torch.stack(parts).div_(255.0).clamp_(0, 1)  # noqa: E731
         return as_batch(photos), as_batch(targets) if self.targets is not None else None
 

@@ -35,7 +35,7 @@ from PIL import Image
 
 from .. import __version__
 from ..backbones import VGGFeatures, load_backbone
-from ..config import STYLE_LOSSES, Settings, _check, _setting, default_weights
+from ..config import STYLE_LOSSES, Settings, check_field, default_weights, setting
 from ..engine import stylize, weights_label
 from ..errors import SettingsError
 from ..features import FeatureExtractor, describe_device, pick_device
@@ -57,50 +57,50 @@ RESUMABLE_CHANGES = {"steps", "sample_every", "checkpoint_every", "max_seconds",
 class TrainSettings:
     """Every knob of a training run; creating one validates it (the CLI builds its flags from these)."""
 
-    teacher: str = _setting("perceptual", "perceptual: the engine's content and style losses on the network's "
-                            "output (Johnson et al.); distil: the engine stylizes each photo first, the network "
-                            "learns to reproduce those pictures.", choices=TEACHERS)
-    width: str = _setting("slim", "Network width: slim runs in real time on a CPU, full is Johnson's original.",
-                          choices=tuple(WIDTHS))
-    steps: int = _setting(1000, "Training steps (batches).", low=1, high=1_000_000)
-    batch: int = _setting(2, "Crops per step (Johnson et al.: 4).", low=1, high=64)
-    crop: int = _setting(128, "Side of the square training crops in pixels (128-192 trains quickly on a CPU; "
-                         "Johnson et al.: 256).", low=32, high=1024)
-    learning_rate: float = _setting(2e-3, "Adam's step size.", low=1e-6, high=1.0)
-    content_weight: float = _setting(1.0, "perceptual: how strongly the output keeps the photo's shapes.",
-                                     low=0.0, high=1e6)
-    style_weight: float = _setting(3.0, "perceptual: how strongly the output copies the painting's textures.",
-                                   low=0.0, high=1e9)
-    tv_weight: float = _setting(0.0, "perceptual: total-variation smoothing against speckle.", low=0.0, high=1e6)
-    content_layer: str = _setting("relu2_2", "perceptual: the VGG layer that describes the photo's content.",
-                                  choices=LAYER_CHOICES)
-    style_layers: tuple[str, ...] = _setting(("relu1_2", "relu2_2", "relu3_3"),
-                                             "perceptual: the VGG layers whose statistics describe the style.",
-                                             choices=LAYER_CHOICES)
-    style_loss: str = _setting("gram", "perceptual: how the painting's style is measured (as the engine).",
-                               choices=lambda: STYLE_LOSSES)
-    style_size: int = _setting(256, "The painting is used at this longest side: brush strokes come out at the "
-                               "size they have in a painting this large.", low=32, high=2048)
-    distil_size: int = _setting(256, "distil: the photos' short side when the engine stylizes them.",
-                                low=32, high=2048)
-    distil_iterations: int = _setting(150, "distil: the engine's steps per photo.", low=1, high=5000)
-    seed: int = _setting(0, "Seed of the network's start and of the crops: the same seed trains the same network.",
-                         low=0, high=2**31 - 1)
-    sample_every: int = _setting(100, "Show the network's output on the held-out photo every N steps.",
-                                 low=1, high=1_000_000)
-    checkpoint_every: int = _setting(100, "Write a checkpoint every N steps (to resume after a stop).",
-                                     low=1, high=1_000_000)
-    weights: str = _setting(default_weights, "The VGG weights of the teacher (as the engine's --weights).")
-    device: str = _setting("auto", "Where to compute: auto, cpu, cuda or mps.", choices=("auto", "cpu", "cuda", "mps"))
-    precision: str = _setting("auto", "The teacher's VGG arithmetic: bf16 is fast on CUDA and on CPUs with "
-                              "bf16 instructions, 10x slower where emulated (auto: bf16 on CUDA only).",
-                              choices=("auto", "fp32", "bf16"))
-    max_seconds: float = _setting(0.0, "Wall-clock limit in seconds (0 = none); training then ends with the "
-                                  "best network so far.", low=0.0, high=1e7)
+    teacher: str = setting("perceptual", "perceptual: the engine's content and style losses on the network's "
+                           "output (Johnson et al.); distil: the engine stylizes each photo first, the network "
+                           "learns to reproduce those pictures.", choices=TEACHERS)
+    width: str = setting("slim", "Network width: slim runs in real time on a CPU, full is Johnson's original.",
+                         choices=tuple(WIDTHS))
+    steps: int = setting(1000, "Training steps (batches).", low=1, high=1_000_000)
+    batch: int = setting(2, "Crops per step (Johnson et al.: 4).", low=1, high=64)
+    crop: int = setting(128, "Side of the square training crops in pixels (128-192 trains quickly on a CPU; "
+                        "Johnson et al.: 256).", low=32, high=1024)
+    learning_rate: float = setting(2e-3, "Adam's step size.", low=1e-6, high=1.0)
+    content_weight: float = setting(1.0, "perceptual: how strongly the output keeps the photo's shapes.",
+                                    low=0.0, high=1e6)
+    style_weight: float = setting(3.0, "perceptual: how strongly the output copies the painting's textures.",
+                                  low=0.0, high=1e9)
+    tv_weight: float = setting(0.0, "perceptual: total-variation smoothing against speckle.", low=0.0, high=1e6)
+    content_layer: str = setting("relu2_2", "perceptual: the VGG layer that describes the photo's content.",
+                                 choices=LAYER_CHOICES)
+    style_layers: tuple[str, ...] = setting(("relu1_2", "relu2_2", "relu3_3"),
+                                            "perceptual: the VGG layers whose statistics describe the style.",
+                                            choices=LAYER_CHOICES)
+    style_loss: str = setting("gram", "perceptual: how the painting's style is measured (as the engine).",
+                              choices=lambda: STYLE_LOSSES)
+    style_size: int = setting(256, "The painting is used at this longest side: brush strokes come out at the "
+                              "size they have in a painting this large.", low=32, high=2048)
+    distil_size: int = setting(256, "distil: the photos' short side when the engine stylizes them.",
+                               low=32, high=2048)
+    distil_iterations: int = setting(150, "distil: the engine's steps per photo.", low=1, high=5000)
+    seed: int = setting(0, "Seed of the network's start and of the crops: the same seed trains the same network.",
+                        low=0, high=2**31 - 1)
+    sample_every: int = setting(100, "Show the network's output on the held-out photo every N steps.",
+                                low=1, high=1_000_000)
+    checkpoint_every: int = setting(100, "Write a checkpoint every N steps (to resume after a stop).",
+                                    low=1, high=1_000_000)
+    weights: str = setting(default_weights, "The VGG weights of the teacher (as the engine's --weights).")
+    device: str = setting("auto", "Where to compute: auto, cpu, cuda or mps.", choices=("auto", "cpu", "cuda", "mps"))
+    precision: str = setting("auto", "The teacher's VGG arithmetic: bf16 is fast on CUDA and on CPUs with "
+                             "bf16 instructions, 10x slower where emulated (auto: bf16 on CUDA only).",
+                             choices=("auto", "fp32", "bf16"))
+    max_seconds: float = setting(0.0, "Wall-clock limit in seconds (0 = none); training then ends with the "
+                                 "best network so far.", low=0.0, high=1e7)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, _check(f, getattr(self, f.name)))
+            object.__setattr__(self, f.name, check_field(f, getattr(self, f.name)))
         if not self.style_layers:
             raise SettingsError("style_layers must name at least one layer.")
 
@@ -165,7 +165,7 @@ def train_iter(painting: Image.Image, photos: PhotoSet, settings: TrainSettings,
     if settings.teacher == "distil" and photos.targets is None:
         raise SettingsError("The distil teacher needs the engine's pictures of the photos first (distil_targets).")
     device = pick_device(settings.device)
-    run = _Training(painting, photos, settings, style_name, sample, device, backbone)
+    run = Training(painting, photos, settings, style_name, sample, device, backbone)
     if resume and checkpoint is not None and checkpoint.is_file():
         run.restore(checkpoint)
     try:
@@ -174,7 +174,7 @@ def train_iter(painting: Image.Image, photos: PhotoSet, settings: TrainSettings,
         run.release()
 
 
-class _Training:
+class Training:
     """State of one training run; `events()` is the loop."""
 
     def __init__(self, painting: Image.Image, photos: PhotoSet, settings: TrainSettings, style_name: str,
