@@ -76,9 +76,9 @@ def _add_setting(group: argparse._ArgumentGroup, f: dataclasses.Field, default: 
         return
     if kind.startswith("tuple"):
         item = str if "str" in kind else float
-        shown = " ".join(map(str, default)) if default else "equal"
-        group.add_argument(flag, nargs="+", type=item, default=None, metavar="X",
-                           help=help_text + f" (default: {shown})")
+        # An unset list's help text says itself what leaving it out does.
+        shown = f" (default: {' '.join(map(str, default))})" if default else ""
+        group.add_argument(flag, nargs="+", type=item, default=None, metavar="X", help=help_text + shown)
         return
     item = {"int": int, "float": float}.get(kind, str)
     group.add_argument(flag, type=item, default=None, choices=info["choices"] if f.name != "content_layer" else None,

@@ -70,7 +70,7 @@ class Settings:
         "exact pixels; deep ones keep only the objects' layout.", choices=LAYER_CHOICES)
     style_layers: tuple[str, ...] = setting(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
-        "The VGG layers whose Gram matrices describe the painting's style. Shallow layers carry "
+        "The VGG layers whose feature statistics (see style loss) describe the painting's style. Shallow layers carry "
         "colour and fine texture, deep layers carry large brush strokes and motifs.",
         choices=LAYER_CHOICES)
     style_loss: str = setting(

@@ -42,8 +42,7 @@ def split_iterations(iterations: int, scales: int) -> list[int]:
     """Steps per scale, each scale getting half the share of the one before (the final scale the rest).
 
     A step at half the size costs a quarter, and coarse steps settle the large structures that fine
-    steps then only refine; measured on the real weights this halves the time of an equal split with
-    a better quality score (README, Performance).
+    steps then only refine, so most of the steps go where they are cheap.
     """
     weights = [2.0 ** (scales - 1 - i) for i in range(scales)]
     share = [int(iterations * w / sum(weights)) for w in weights]
