@@ -41,6 +41,7 @@ def test_untrained_run_writes_a_png_with_its_recipe(tmp_path, photo):
                  "--seed", "3", "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert "4/4" in result.stderr and "it/s" in result.stderr
+    assert "(content " in result.stderr and ", style " in result.stderr and ", tv " in result.stderr
     assert Image.open(out).size == (48, 32)
     recipe = read_recipe(out)
     assert recipe["settings"]["iterations"] == 4 and recipe["settings"]["weights"] == "untrained"

@@ -37,10 +37,12 @@ def test_one_event_per_step_with_previews_every_n_and_at_the_end(content_img, st
     final = events[-1].preview
     assert final.size == (48, 36)  # longest side = size, aspect kept (80x60 content)
     assert events[-1].elapsed >= events[0].elapsed > 0
+    layers = Settings().style_layers
     for e in events:
-        assert e.loss == pytest.approx(e.content_loss + e.style_loss + e.tv_loss, rel=1e-5)
-        assert e.style_loss == pytest.approx(sum(e.style_layer_losses.values()), rel=1e-5)
-        assert list(e.style_layer_losses) == list(Settings().style_layers)
+        assert list(e.terms) == ["content", *(f"style:{name}" for name in layers), "tv"]
+        assert e.loss == pytest.approx(sum(e.terms.values()), rel=1e-5)
+        assert list(e.groups) == ["content", "style", "tv"]
+        assert e.groups["style"] == pytest.approx(sum(e.terms[f"style:{name}"] for name in layers), rel=1e-5)
 
 
 def test_events_are_immutable(content_img, style_img, tiny):
@@ -48,7 +50,7 @@ def test_events_are_immutable(content_img, style_img, tiny):
     with pytest.raises(AttributeError):
         event.step = 5
     with pytest.raises(TypeError):
-        event.style_layer_losses["relu1_1"] = 0.0
+        event.terms["style:relu1_1"] = 0.0
 
 
 def test_loss_falls(content_img, style_img, tiny):
@@ -79,7 +81,7 @@ def test_same_seed_same_picture_whatever_the_global_rng(content_img, style_img, 
 
 
 def test_init_modes_start_differently(content_img, style_img, tiny):
-    starts = {init: run(content_img, style_img, tiny, iterations=1, init=init)[0].content_loss
+    starts = {init: run(content_img, style_img, tiny, iterations=1, init=init)[0].terms["content"]
               for init in ("content", "recolored", "noise", "style")}
     assert starts["content"] == 0.0 and starts["noise"] > 0 and starts["style"] > 0
     # The photo recoloured keeps its layout: much closer to the photo's content than noise.
@@ -129,15 +131,15 @@ def test_time_limit_ends_with_the_last_good_image(content_img, style_img, tiny):
 
 
 def test_out_of_memory_is_one_sentence_and_the_next_run_works(monkeypatch, content_img, style_img, tiny):
-    original = _Run.objective
+    original = _Run.evaluate
 
-    def oom(self, image):
+    def oom(self, x):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(_Run, "objective", oom)
+    monkeypatch.setattr(_Run, "evaluate", oom)
     with pytest.raises(OutOfMemory, match="ran out of memory at 48 px; choose a smaller size"):
         run(content_img, style_img, tiny)
-    monkeypatch.setattr(_Run, "objective", original)
+    monkeypatch.setattr(_Run, "evaluate", original)
     assert run(content_img, style_img, tiny, iterations=2)[-1].done
 
 

@@ -107,9 +107,10 @@ def grid(photo: ImageSource, painting: ImageSource, *, rows: str = "content",
         if event.preview is not None:
             sheet.put(name, titles[name], event.preview, plans[name].to_dict())
         if event.done:
+            losses = event.groups
             plan = plans[name]
-            sheet.numbers["cells"][name] = {"content_loss": round(event.content_loss / plan.content_weight, 5),
-                                            "style_loss": round(event.style_loss / plan.style_weight, 5)}
+            sheet.numbers["cells"][name] = {"content_loss": round(losses["content"] / plan.content_weight, 5),
+                                            "style_loss": round(losses["style"] / plan.style_weight, 5)}
         yield sheet.event(f"Step {event.step} of {event.total} for {titles[name]}")
     yield sheet.event("Done: more style weight gives more painting; a deeper content layer lets the shapes loosen.",
                       done=True)
