@@ -50,12 +50,12 @@ from .tiling import Tiler, tiled_evaluation
 @dataclass(frozen=True)
 class Progress:
     """One optimiser step. `terms` are the objective's weighted terms by name ("content", "style:relu1_1", ...,
-    "tv"; see objective.py) and `loss` their sum."""
+    "tv"; see objective.py) and `loss` their sum; a value that is not finite is None (JSON has no NaN)."""
 
     step: int
     total: int
-    loss: float
-    terms: Mapping[str, float]
+    loss: float | None
+    terms: Mapping[str, float | None]
     elapsed: float
     rate: float  # steps per second so far
     eta: float  # seconds still to go, from the work left at each scale (a coarse step costs a fraction)
@@ -71,7 +71,7 @@ class Progress:
     recipe: Mapping[str, Any] | None = None  # on the last event: everything needed to make the image again
 
     @property
-    def groups(self) -> dict[str, float]:
+    def groups(self) -> dict[str, float | None]:
         """The terms summed by group: {"content": ..., "style": ..., "tv": ...}."""
         return group_totals(self.terms)
 
@@ -289,8 +289,8 @@ class _Run:
             shown = average.get() if average is not None else x
             event = Progress(
                 step=step, total=s.iterations,
-                loss=_finite(values[0]),
-                terms=MappingProxyType({n: _finite(v) for n, v in zip(names, values[1:])}),
+                loss=_json_number(values[0]),
+                terms=MappingProxyType({n: _json_number(v) for n, v in zip(names, values[1:])}),
                 elapsed=elapsed, rate=step / elapsed if elapsed > 0 else 0.0, eta=eta,
                 size=(width, height), output_size=sizes[-1], scale=scale, scales=len(sizes), device=self.device_name,
                 tiles=len(self.tiler.tiles) if self.tiler else 1,
@@ -314,6 +314,7 @@ class _Run:
                 torch.cuda.empty_cache()
 
 
-def _finite(value: float) -> float:
-    """Events carry finite floats only (JSON and charts choke on NaN); non-finite reads as infinity."""
-    return value if math.isfinite(value) else float("inf")
+def _json_number(value: float) -> float | None:
+    """The value, or None where it is not finite: events must turn into JSON, which has no NaN or infinity
+    (json.dumps writes tokens that JSON parsers reject), and None is JSON's null, "no value"."""
+    return value if math.isfinite(value) else None

@@ -139,12 +139,14 @@ def group_of(name: str) -> str:
     return name.partition(":")[0]
 
 
-def group_totals(terms: Mapping[str, float]) -> dict[str, float]:
-    """Term values summed by group ("style" for every "style:..."), in order of first appearance."""
-    totals: dict[str, float] = {}
+def group_totals(terms: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Term values summed by group ("style" for every "style:..."), in order of first appearance; a group with
+    a missing value (None: not finite) has none."""
+    totals: dict[str, float | None] = {}
     for name, value in terms.items():
         group = group_of(name)
-        totals[group] = totals.get(group, 0.0) + value
+        before = totals.get(group, 0.0)
+        totals[group] = None if before is None or value is None else before + value
     return totals
 
 

@@ -1,6 +1,7 @@
 """The engine on a tiny seeded backbone: events, previews, cancel, determinism, guards, options."""
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -110,6 +111,13 @@ def test_nan_rolls_back_to_the_last_good_image_and_recovers(content_img, style_i
     flagged = [e for e in events if e.message]
     assert flagged and flagged[0].step == 4 and "rolled back" in flagged[0].message
     assert all(np.isfinite(e.loss) for e in events if e.step != 4)
+    # The NaN step's network terms are None (JSON's null), so every event's numbers turn into strict JSON;
+    # TV, on the image alone, stayed finite.
+    bad = events[3]
+    assert bad.loss is None and bad.terms["content"] is None and bad.groups["style"] is None
+    assert bad.terms["tv"] > 0
+    for e in events:
+        json.dumps({"loss": e.loss, **e.terms}, allow_nan=False)
     final = np.asarray(events[-1].preview)
     assert final.std() > 1 and events[-1].loss < events[0].loss
 

@@ -89,6 +89,7 @@ def test_no_tv_term_when_it_is_off_and_names_must_be_unique(content_img, style_i
         run.prepare_scale((64, 48))
 
 
-def test_group_totals_sum_by_the_name_before_the_colon():
+def test_group_totals_sum_by_the_name_before_the_colon_and_keep_a_missing_value_missing():
     terms = {"content": 1.0, "style:relu1_1": 2.0, "style:relu2_1": 0.5, "tv": 0.25}
     assert group_totals(terms) == {"content": 1.0, "style": 2.5, "tv": 0.25}
+    assert group_totals({**terms, "style:relu2_1": None}) == {"content": 1.0, "style": None, "tv": 0.25}

@@ -106,8 +106,9 @@ def grid(photo: ImageSource, painting: ImageSource, *, rows: str = "content",
         sheet.step += 1
         if event.preview is not None:
             sheet.put(name, titles[name], event.preview, plans[name].to_dict())
-        if event.done:
-            losses = event.groups
+        losses = event.groups if event.done else {}
+        # A cell whose last loss was not finite (that step rolled back) has no numbers; its picture still shows.
+        if losses and None not in (losses["content"], losses["style"]):
             plan = plans[name]
             sheet.numbers["cells"][name] = {"content_loss": round(losses["content"] / plan.content_weight, 5),
                                             "style_loss": round(losses["style"] / plan.style_weight, 5)}

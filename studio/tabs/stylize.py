@@ -67,12 +67,12 @@ def status_line(event: Progress) -> str:
 
 def chart_rows(event: Progress, settings: Settings, show_layers: bool) -> list[dict]:
     """The step's losses as chart rows: the total and each group of terms (TV only when it is on: the objective
-    has no TV term when it is off), and each style layer when asked."""
+    has no TV term when it is off), and each style layer when asked. A value that was not finite has no point."""
     terms = {"total": event.loss, **event.groups}
     if show_layers:
         terms.update({name.partition(":")[2]: value for name, value in event.terms.items()
                       if name.startswith("style:")})
-    return [{"step": event.step, "loss": value, "term": term} for term, value in terms.items()]
+    return [{"step": event.step, "loss": value, "term": term} for term, value in terms.items() if value is not None]
 
 
 def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_layers: bool,
