@@ -115,9 +115,10 @@ class ProgressBar:
             return
         self.last_print = now
         filled = round(24 * event.step / event.total)
+        groups = ", ".join(f"{name} {_number(value)}" for name, value in event.groups.items())
         text = (f"[{'#' * filled}{'.' * (24 - filled)}] {event.step}/{event.total} "
-                f"{event.size[0]}x{event.size[1]}  loss {event.loss:.3g} (content {event.content_loss:.3g}, "
-                f"style {event.style_loss:.3g}, tv {event.tv_loss:.3g})  {event.rate:.2f} it/s  ETA {event.eta:.0f}s")
+                f"{event.size[0]}x{event.size[1]}  loss {_number(event.loss)} ({groups})  {event.rate:.2f} it/s  "
+                f"ETA {event.eta:.0f}s")
         if self.tty:
             self.stream.write("\r\033[K" + text + ("\n" if event.done else ""))
             self.stream.flush()
@@ -129,6 +130,11 @@ class ProgressBar:
             self.stream.write("\r\033[K")
         self.stream.write(text + "\n")
         self.stream.flush()
+
+
+def _number(value: float | None) -> str:
+    """A loss for the status line; None is a loss that was not finite (the step was rolled back)."""
+    return "not finite" if value is None else f"{value:.3g}"
 
 
 def list_styles() -> int:

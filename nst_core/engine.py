@@ -40,7 +40,8 @@ from .errors import ImageError, OutOfMemory, SettingsError
 from .features import FeatureExtractor, describe_device, pick_device
 from .guard import GuardedOptimiser
 from .images import ImageSource, decode_image, resize_to, to_pil, to_tensor
-from .losses import content_loss, make_style_loss, total_variation
+from .losses import make_style_loss
+from .objective import Objective, ScaleContext, build_objective, group_totals
 from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
 from .targets import Targets, prepare_targets, style_size
 from .tiling import Tiler, tiled_evaluation
@@ -48,15 +49,13 @@ from .tiling import Tiler, tiled_evaluation
 
 @dataclass(frozen=True)
 class Progress:
-    """One optimiser step. Loss terms are weighted contributions: loss = content + style + tv."""
+    """One optimiser step. `terms` are the objective's weighted terms by name ("content", "style:relu1_1", ...,
+    "tv"; see objective.py) and `loss` their sum; a value that is not finite is None (JSON has no NaN)."""
 
     step: int
     total: int
-    loss: float
-    content_loss: float
-    style_loss: float
-    tv_loss: float
-    style_layer_losses: Mapping[str, float]
+    loss: float | None
+    terms: Mapping[str, float | None]
     elapsed: float
     rate: float  # steps per second so far
     eta: float  # seconds still to go, from the work left at each scale (a coarse step costs a fraction)
@@ -70,6 +69,11 @@ class Progress:
     done: bool = False
     message: str | None = None
     recipe: Mapping[str, Any] | None = None  # on the last event: everything needed to make the image again
+
+    @property
+    def groups(self) -> dict[str, float | None]:
+        """The terms summed by group: {"content": ..., "style": ..., "tv": ...}."""
+        return group_totals(self.terms)
 
 
 def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
@@ -166,23 +170,22 @@ class _Run:
         self.content_img = content
         self.style_imgs = styles
         self.blend = blend
-        self.layer_weights = settings.layer_weights()  # at the coarsest scale; prepare_scale sets each scale's
-        self.wanted = frozenset([settings.content_layer, *settings.style_layers])
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.targets: Targets | None = None
+        self.objective: Objective | None = None
         self.tiler: Tiler | None = None
         self.tensors: dict[str, Any] = {}
         self.divergences = 0
         self.start_image: Image.Image | None = None  # stylize_iter's init_image
 
     def prepare_scale(self, size: tuple[int, int], finer: int = 0) -> Targets:
-        """Targets, tiles and style layer weights for the scale `finer` scales above the coarsest."""
-        self.layer_weights = self.s.layer_weights(finer)
+        """Targets, tiles and the objective for the scale `finer` scales above the coarsest."""
         width, height = size
         big = max(size) > self.s.tile_size
         self.tiler = Tiler(height, width, self.s.tile_size, device=self.device) if big else None
         self.targets = prepare_targets(self.content_img, self.style_imgs, self.blend, size, self.s, self.extract,
                                        self.style_loss, tiler=self.tiler)
+        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, finer))
         return self.targets
 
     def initial_image(self, targets: Targets) -> torch.Tensor:
@@ -206,25 +209,11 @@ class _Run:
         image = (torch.linalg.cholesky(cov) @ noise + mean).reshape(shape).float()
         return image.clamp(0, 1).to(self.device)
 
-    # --- the objective -------------------------------------------------------------------------------
-
-    def objective(self, image: torch.Tensor) -> torch.Tensor:
-        """[total, content, style, tv, style per layer...] as one fp32 tensor (one host sync to read)."""
-        feats = self.extract(image, self.wanted)
-        s, targets = self.s, self.targets
-        c = content_loss(feats[s.content_layer], targets.content_features) * s.content_weight
-        per_layer = [self.style_loss(feats[name], targets.style[name]) * (s.style_weight * w)
-                     for name, w in self.layer_weights.items()]
-        style = torch.stack(per_layer).sum()
-        tv = total_variation(image) * s.tv_weight if s.tv_weight else torch.zeros((), device=image.device)
-        return torch.stack([c + style + tv, c, style, tv, *per_layer])
-
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
-        """The loss terms at x (detached), with their gradient in x.grad: at once, or tile by tile."""
+        """[total, each term...] at x (detached), with their gradient in x.grad: at once, or tile by tile."""
         if self.tiler is not None:
-            return tiled_evaluation(x, self.tiler, self.extract, self.s, self.targets, self.style_loss,
-                                    self.layer_weights)
-        values = self.objective(x)
+            return tiled_evaluation(x, self.tiler, self.extract, self.objective)
+        values = self.objective(x, self.extract)
         values[0].backward()
         return values.detach()
 
@@ -279,7 +268,7 @@ class _Run:
         guard = GuardedOptimiser(x, s.optimizer, s.learning_rate, self.divergences)
         average = IterateAverage(x, s.average_decay) if s.average_decay else None
         self.tensors.update(x=x, guard=guard, average=average)
-        names = list(self.layer_weights)
+        names = self.objective.names
         height, width = x.shape[-2:]
         for _ in range(steps):
             step += 1
@@ -300,9 +289,8 @@ class _Run:
             shown = average.get() if average is not None else x
             event = Progress(
                 step=step, total=s.iterations,
-                loss=_finite(values[0]), content_loss=_finite(values[1]), style_loss=_finite(values[2]),
-                tv_loss=_finite(values[3]),
-                style_layer_losses=MappingProxyType({n: _finite(v) for n, v in zip(names, values[4:])}),
+                loss=_json_number(values[0]),
+                terms=MappingProxyType({n: _json_number(v) for n, v in zip(names, values[1:])}),
                 elapsed=elapsed, rate=step / elapsed if elapsed > 0 else 0.0, eta=eta,
                 size=(width, height), output_size=sizes[-1], scale=scale, scales=len(sizes), device=self.device_name,
                 tiles=len(self.tiler.tiles) if self.tiler else 1,
@@ -316,7 +304,7 @@ class _Run:
         return keep.clone(), event, stopped
 
     def release(self) -> None:
-        self.targets = None
+        self.targets = self.objective = None  # the objective's terms hold the targets too
         self.tensors.clear()
         if self.device.type == "cpu":
             cpu_memory.release_freed_memory()
@@ -326,6 +314,7 @@ class _Run:
                 torch.cuda.empty_cache()
 
 
-def _finite(value: float) -> float:
-    """Events carry finite floats only (JSON and charts choke on NaN); non-finite reads as infinity."""
-    return value if math.isfinite(value) else float("inf")
+def _json_number(value: float) -> float | None:
+    """The value, or None where it is not finite: events must turn into JSON, which has no NaN or infinity
+    (json.dumps writes tokens that JSON parsers reject), and None is JSON's null, "no value"."""
+    return value if math.isfinite(value) else None

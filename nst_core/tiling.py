@@ -1,9 +1,9 @@
 """Big images in tiles: the loss and its gradient at one scale, computed one tile at a time.
 
 The network never sees more than one tile (a core plus a margin of context) at once, so memory is bounded by
-the tile size, not the image. Every loss term is a sum over feature positions: the content error, and the
-statistics of the additive style losses (Gram: the sum of outer products; W2: the sums of features and of
-their outer products). So a step makes two passes over the tiles:
+the tile size, not the image. Every term of the objective (objective.py) on a layer is a function of sums over
+feature positions: the content error, and the statistics of the additive style losses (Gram: the sum of outer
+products; W2: the sums of features and of their outer products). So a step makes two passes over the tiles:
  1. without gradients: each tile's statistics, weighted by its window, add up to the whole image's; from
     them come the loss and its gradient with respect to the statistics (autograd on small tensors);
  2. each tile again, with gradients, backpropagating the inner product of that gradient with the tile's own
@@ -12,23 +12,27 @@ Tiles overlap; their windows ramp across the overlap and sum to one at every pix
 so no position counts twice and there is no seam to see; the margin gives the network the context beyond
 the window, so the features inside it are the untiled ones (up to what lies beyond the margin's reach).
 The sliced loss sorts, so it is no sum of statistics: tiled, it is each tile's loss weighted by the tile's
-share of the positions (the same target, matched tile by tile).
+share of the positions (the same target, matched tile by tile). Terms on the image itself (TV) take the whole
+image at once: it is in memory anyway.
 
-It knows the backbone's strides and the loss interface; not the optimiser, the schedule or events.
+It knows the backbone's strides and the terms' interface; not which terms there are, the optimiser, the schedule
+or events.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from .config import Settings
 from .features import FeatureExtractor
-from .losses import EPS, StyleLoss, total_variation
 from .names import block_of
+
+if TYPE_CHECKING:
+    from .objective import Objective
 
 ALIGN = 16  # crops start on multiples of the deepest pooling stride, so every layer's grid lines up
 MARGIN = 96  # pixels of context around a tile's window (VGG's relu5_1 sees ~100 px in each direction)
@@ -141,25 +145,14 @@ def blended_features(extract: FeatureExtractor, tiler: Tiler, image: torch.Tenso
     return whole
 
 
-def tiled_evaluation(x: torch.Tensor, tiler: Tiler, extract: FeatureExtractor, s: Settings, targets,
-                     style_loss: StyleLoss, layer_weights: dict[str, float]) -> torch.Tensor:
-    """[total, content, style, tv, style per layer...] at x (detached), with the gradient added to x.grad:
-    the same values as the whole image at once would give, computed one tile at a time."""
-    names = list(layer_weights)
-    wanted = frozenset([s.content_layer, *names])
+def tiled_evaluation(x: torch.Tensor, tiler: Tiler, extract: FeatureExtractor, objective: Objective) -> torch.Tensor:
+    """[total, each term...] at x (detached), with the gradient added to x.grad: the same values as the whole
+    image at once would give, the network run one tile at a time."""
+    tiled = [term for term in objective.terms if term.layer is not None]
 
     def statistics(tile: Tile) -> list[tuple[torch.Tensor, ...]]:
-        feats = extract(tile.crop(x), wanted)
-        layer = s.content_layer
-        target = targets.content_features[(..., *tile.place(layer))]
-        parts = [(((feats[layer].float() - target).pow(2) * tile.weights(layer)).sum(),)]
-        for name in names:
-            weights = tile.weights(name)
-            if style_loss.additive:
-                parts.append(style_loss.sums(feats[name], weights))
-            else:  # the tile's own loss, counted for its share of the positions
-                parts.append((style_loss(tile.core(feats[name], name), targets.style[name]) * weights.sum(),))
-        return parts
+        feats = extract(tile.crop(x), objective.layers)
+        return [term.sums(feats[term.layer], tile) for term in tiled]
 
     with torch.no_grad():  # pass 1: the whole image's statistics
         totals = None
@@ -168,26 +161,17 @@ def tiled_evaluation(x: torch.Tensor, tiler: Tiler, extract: FeatureExtractor, s
             totals = parts if totals is None else [tuple(a + b for a, b in zip(t, p)) for t, p in zip(totals, parts)]
     leaves = [tuple(t.detach().requires_grad_(True) for t in part) for part in totals]
     with torch.enable_grad():
-        content_layer = s.content_layer
-        channels = targets.content_features.shape[1]
-        energy = targets.content_features.pow(2).mean()
-        c = leaves[0][0] / (channels * tiler.count(content_layer)) / (energy + EPS) * s.content_weight
-        per_layer = []
-        for name, part in zip(names, leaves[1:]):
-            count = tiler.count(name)
-            value = style_loss.from_sums(part, count, targets.style[name]) if style_loss.additive \
-                else part[0] / count
-            per_layer.append(value * (s.style_weight * layer_weights[name]))
-        style = torch.stack(per_layer).sum()
+        values = {term.name: term.value_from_sums(part, tiler) for term, part in zip(tiled, leaves)}
         flat = [t for part in leaves for t in part]
-        grads = torch.autograd.grad(c + style, flat, allow_unused=True)
-        tv = total_variation(x) * s.tv_weight if s.tv_weight else torch.zeros((), device=x.device)
-        if s.tv_weight:
-            tv.backward()
+        grads = torch.autograd.grad(torch.stack(list(values.values())).sum(), flat, allow_unused=True)
+        # Terms on the image itself need no network: the whole image is in memory, so they take it at once.
+        on_image = {term.name: term.value(x) for term in objective.terms if term.layer is None}
+        if on_image:
+            torch.stack(list(on_image.values())).sum().backward()
+    values.update(on_image)
     grads = [torch.zeros_like(t) if g is None else g for t, g in zip(flat, grads)]
     for tile in tiler.tiles:  # pass 2: each tile's share of the gradient, through the network
         with torch.enable_grad():
             parts = [t for part in statistics(tile) for t in part]
             sum((g * p).sum() for g, p in zip(grads, parts)).backward()
-    return torch.stack([c + style + tv, c, style, tv, *per_layer]).detach()
-
+    return objective.stack(values).detach()

@@ -1,18 +1,22 @@
 """The command line, run as a user runs it: a subprocess of `python -m nst_core`."""
 
+import io
 import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 import nst_core
+from nst_core import Settings, stylize_iter
+from nst_core.__main__ import ProgressBar
 from nst_core.images import read_recipe
 
-from .conftest import ROOT, gradient_image
+from .conftest import ROOT, gradient_image, tiny_backbone
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -29,6 +33,16 @@ def photo(tmp_path) -> Path:
     return path
 
 
+def test_the_status_line_names_the_loss_groups_and_a_loss_that_was_not_finite(photo, style_img):
+    event = next(stylize_iter(photo, style_img, Settings(size=32, iterations=1, device="cpu"),
+                              backbone=tiny_backbone()))
+    rolled_back = replace(event, loss=None, terms={**event.terms, "content": None})  # as after a NaN step
+    stream = io.StringIO()
+    ProgressBar(stream).update(rolled_back)
+    line = stream.getvalue()
+    assert "loss not finite (content not finite, style " in line and ", tv " in line
+
+
 def test_help_explains_the_weights_and_their_ranges():
     result = cli("--help")
     assert result.returncode == 0
@@ -43,6 +57,7 @@ def test_untrained_run_writes_a_png_with_its_recipe(tmp_path, photo):
                  "--seed", "3", "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert "4/4" in result.stderr and "it/s" in result.stderr
+    assert "(content " in result.stderr and ", style " in result.stderr and ", tv " in result.stderr
     assert Image.open(out).size == (48, 32)
     recipe = read_recipe(out)
     assert recipe["settings"]["iterations"] == 4 and recipe["settings"]["weights"] == "untrained"

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from nst_core import Progress, Settings
 from nst_core.images import read_recipe
 from studio import controls
 from studio.files import ServedFiles
@@ -110,3 +111,12 @@ def test_a_finished_job_offers_its_png_with_the_engines_recipe(tab, tmp_path):
     assert read_recipe(download)["settings"]["tv_weight"] == 0.5
     terms = set(chart["term"])
     assert {"total", "content", "style", "tv"} <= terms and not any(t.startswith("relu") for t in terms)
+
+
+def test_the_chart_plots_no_point_for_a_loss_that_was_not_finite():
+    # The engine reports a NaN step's losses as None; the job's highest-point scan takes only numbers.
+    event = Progress(step=4, total=9, loss=None, terms={"content": None, "style:relu1_1": 2.0, "tv": 0.5},
+                     elapsed=1.0, rate=4.0, eta=1.0, size=(64, 48), output_size=(64, 48), scale=1, scales=1,
+                     device="cpu")
+    rows = stylize.chart_rows(event, Settings(), show_layers=True)
+    assert [(row["term"], row["loss"]) for row in rows] == [("style", 2.0), ("tv", 0.5), ("relu1_1", 2.0)]

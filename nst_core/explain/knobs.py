@@ -106,10 +106,12 @@ def grid(photo: ImageSource, painting: ImageSource, *, rows: str = "content",
         sheet.step += 1
         if event.preview is not None:
             sheet.put(name, titles[name], event.preview, plans[name].to_dict())
-        if event.done:
+        losses = event.groups if event.done else {}
+        # A cell whose last loss was not finite (that step rolled back) has no numbers; its picture still shows.
+        if losses and None not in (losses["content"], losses["style"]):
             plan = plans[name]
-            sheet.numbers["cells"][name] = {"content_loss": round(event.content_loss / plan.content_weight, 5),
-                                            "style_loss": round(event.style_loss / plan.style_weight, 5)}
+            sheet.numbers["cells"][name] = {"content_loss": round(losses["content"] / plan.content_weight, 5),
+                                            "style_loss": round(losses["style"] / plan.style_weight, 5)}
         yield sheet.event(f"Step {event.step} of {event.total} for {titles[name]}")
     yield sheet.event("Done: more style weight gives more painting; a deeper content layer lets the shapes loosen.",
                       done=True)

@@ -66,13 +66,13 @@ def status_line(event: Progress) -> str:
 
 
 def chart_rows(event: Progress, settings: Settings, show_layers: bool) -> list[dict]:
-    """The step's losses as chart rows. TV only when it is on; per layer only for the layers in use."""
-    terms = {"total": event.loss, "content": event.content_loss, "style": event.style_loss}
-    if settings.tv_weight:
-        terms["tv"] = event.tv_loss
+    """The step's losses as chart rows: the total and each group of terms (TV only when it is on: the objective
+    has no TV term when it is off), and each style layer when asked. A value that was not finite has no point."""
+    terms = {"total": event.loss, **event.groups}
     if show_layers:
-        terms.update(event.style_layer_losses)
-    return [{"step": event.step, "loss": value, "term": term} for term, value in terms.items()]
+        terms.update({name.partition(":")[2]: value for name, value in event.terms.items()
+                      if name.startswith("style:")})
+    return [{"step": event.step, "loss": value, "term": term} for term, value in terms.items() if value is not None]
 
 
 def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_layers: bool,

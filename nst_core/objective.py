@@ -1,0 +1,189 @@
+"""The objective: a list of named, weighted loss terms, summed; what the optimiser minimises at one scale.
+
+Each term reads one thing, a feature layer or the image itself, and says how far it is from its target,
+relative to the target's size (losses.py); its weight scales that. The loops never look inside a term: the
+whole image's evaluation (`Objective.__call__`) and the tiled one (tiling.py) both just walk the list. So a new
+term is a `Term` subclass here and a builder in TERMS: a region of the picture with its own painting is a term
+whose statistics count each position by its mask; a video frame held to the previous one is a term whose
+target is that frame; weights changed mid-run are terms rebuilt with other weights.
+
+In tiles, a term on a layer gives one tile's statistics (`sums`), which add up over the tiles, and its loss
+from their totals (`loss_from_sums`). A term on the image needs no network, so it is computed on the whole
+image, which is in memory anyway.
+
+Terms are named "group" or "group:member" ("content", "style:relu1_1", "tv"): events, charts and the CLI read
+the names, and `group_totals` sums a group. It knows the losses and the tiles' geometry; not the optimiser,
+the schedule or events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .config import Settings
+from .features import FeatureExtractor
+from .losses import EPS, StyleLoss, content_loss, total_variation
+from .targets import Targets
+from .tiling import Tile, Tiler
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Term:
+    """One weighted loss term on `layer`'s features, or on the image itself where `layer` is None."""
+
+    name: str
+    layer: str | None
+    weight: float
+    target: Any = None
+
+    def value(self, found: torch.Tensor) -> torch.Tensor:
+        """The weighted term, from the whole image's features at `layer` (or the image)."""
+        return self.loss(found) * self.weight
+
+    def value_from_sums(self, sums: tuple[torch.Tensor, ...], tiler: Tiler) -> torch.Tensor:
+        """The weighted term, from the tiles' `sums` added up."""
+        return self.loss_from_sums(sums, tiler) * self.weight
+
+    def loss(self, found: torch.Tensor) -> torch.Tensor:
+        """The unweighted relative fp32 scalar: 0 at the target."""
+        raise NotImplementedError
+
+    def sums(self, found: torch.Tensor, tile: Tile) -> tuple[torch.Tensor, ...]:
+        """Statistics of one tile's features at `layer` that add up over the tiles (terms on a layer only)."""
+        raise NotImplementedError(f"the {self.name} term cannot be computed in tiles")
+
+    def loss_from_sums(self, sums: tuple[torch.Tensor, ...], tiler: Tiler) -> torch.Tensor:
+        """`loss` from the whole image's statistics, the tiles' `sums` added up (terms on a layer only)."""
+        raise NotImplementedError(f"the {self.name} term cannot be computed in tiles")
+
+
+class ContentTerm(Term):
+    """The photo's features at one layer: losses.content_loss, whose target is the whole image's features."""
+
+    def loss(self, found: torch.Tensor) -> torch.Tensor:
+        return content_loss(found, self.target)
+
+    def sums(self, found: torch.Tensor, tile: Tile) -> tuple[torch.Tensor, ...]:
+        target = self.target[(..., *tile.place(self.layer))]
+        return (((found.float() - target).pow(2) * tile.weights(self.layer)).sum(),)
+
+    def loss_from_sums(self, sums: tuple[torch.Tensor, ...], tiler: Tiler) -> torch.Tensor:
+        count = self.target.shape[1] * tiler.count(self.layer)  # content_loss's mean: over channels and positions
+        return sums[0] / count / (self.target.pow(2).mean() + EPS)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class StyleTerm(Term):
+    """The paintings' style at one layer, measured by a style loss against its summary of them (`target`)."""
+
+    style_loss: StyleLoss
+
+    def loss(self, found: torch.Tensor) -> torch.Tensor:
+        return self.style_loss(found, self.target)
+
+    def sums(self, found: torch.Tensor, tile: Tile) -> tuple[torch.Tensor, ...]:
+        weights = tile.weights(self.layer)
+        if self.style_loss.additive:
+            return self.style_loss.sums(found, weights)
+        # A sorting loss is no sum over positions: the tile's own loss, counted for its share of the positions.
+        return (self.style_loss(tile.core(found, self.layer), self.target) * weights.sum(),)
+
+    def loss_from_sums(self, sums: tuple[torch.Tensor, ...], tiler: Tiler) -> torch.Tensor:
+        count = tiler.count(self.layer)
+        return self.style_loss.from_sums(sums, count, self.target) if self.style_loss.additive else sums[0] / count
+
+
+class TotalVariationTerm(Term):
+    """Speckle in the image itself (no target: 0 for a flat image)."""
+
+    def loss(self, found: torch.Tensor) -> torch.Tensor:
+        return total_variation(found)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The terms of one scale, in the order events list them."""
+
+    terms: tuple[Term, ...]
+
+    def __post_init__(self) -> None:
+        if len(set(self.names)) != len(self.names):  # events key the values by name: one would hide another
+            raise ValueError(f"two terms share a name: {self.names}")
+
+    @property
+    def names(self) -> list[str]:
+        return [term.name for term in self.terms]
+
+    @property
+    def layers(self) -> frozenset[str]:
+        """The feature layers the terms read."""
+        return frozenset(term.layer for term in self.terms if term.layer is not None)
+
+    def __call__(self, image: torch.Tensor, extract: FeatureExtractor) -> torch.Tensor:
+        """[total, each term...] at the whole `image`, differentiable."""
+        found = extract(image, self.layers)
+        return self.stack({term.name: term.value(image if term.layer is None else found[term.layer])
+                           for term in self.terms})
+
+    def stack(self, values: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """[total, each term...] from the terms' values by name, as one tensor: one host sync reads them all."""
+        ordered = [values[name] for name in self.names]
+        return torch.stack([torch.stack(ordered).sum(), *ordered])
+
+
+def group_of(name: str) -> str:
+    return name.partition(":")[0]
+
+
+def group_totals(terms: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Term values summed by group ("style" for every "style:..."), in order of first appearance; a group with
+    a missing value (None: not finite) has none."""
+    totals: dict[str, float | None] = {}
+    for name, value in terms.items():
+        group = group_of(name)
+        before = totals.get(group, 0.0)
+        totals[group] = None if before is None or value is None else before + value
+    return totals
+
+
+# --- the terms a run's settings ask for --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScaleContext:
+    """What a term's builder may read: the run's settings and one scale's targets."""
+
+    settings: Settings
+    targets: Targets
+    style_loss: StyleLoss  # the one that made targets.style
+    finer: int  # scales above the coarsest (the style layers' weights change with it, see Settings.layer_weights)
+
+
+def content_terms(at: ScaleContext) -> list[Term]:
+    s = at.settings
+    return [ContentTerm(name="content", layer=s.content_layer, weight=s.content_weight,
+                        target=at.targets.content_features)]
+
+
+def style_terms(at: ScaleContext) -> list[Term]:
+    s = at.settings
+    return [StyleTerm(name=f"style:{layer}", layer=layer, weight=s.style_weight * share,
+                      target=at.targets.style[layer], style_loss=at.style_loss)
+            for layer, share in s.layer_weights(at.finer).items()]
+
+
+def tv_terms(at: ScaleContext) -> list[Term]:
+    weight = at.settings.tv_weight
+    return [TotalVariationTerm(name="tv", layer=None, weight=weight)] if weight else []  # off: not computed
+
+
+TermBuilder = Callable[[ScaleContext], list[Term]]
+TERMS: list[TermBuilder] = [content_terms, style_terms, tv_terms]
+
+
+def build_objective(at: ScaleContext) -> Objective:
+    """Every builder's terms, in TERMS' order."""
+    return Objective(tuple(term for make in TERMS for term in make(at)))
