@@ -13,8 +13,11 @@ from PIL import Image
 from nst_core.images import read_recipe
 from studio import controls
 from studio.files import ServedFiles
-from studio.jobs import JobBoard, Keepsakes
+from studio.jobs import JobBoard
+from studio.keepsakes import Keepsakes
 from studio.limits import Limits
+from studio.runner import JobRunner
+from studio.tab import Shared
 from studio.tabs import stylize
 
 from .conftest import gradient_image
@@ -46,7 +49,7 @@ def in_another_process(*args):
 
 @pytest.fixture
 def tab(tmp_path):
-    return stylize.StylizeTab(Limits(), JobBoard(1), ServedFiles(tmp_path / "served"), Keepsakes())
+    return stylize.StylizeTab(Shared(Limits(), JobRunner(JobBoard(1)), ServedFiles(tmp_path / "served"), Keepsakes()))
 
 
 def job_values(tmp_path, **values) -> dict:
@@ -86,7 +89,8 @@ def test_stop_offers_the_last_picture_when_the_job_ran_in_another_process(tab, t
         assert max(png.size) == 64
     recipe = read_recipe(download)
     assert recipe["settings"]["iterations"] == 300 and recipe["stopped_at_step"] >= 1
-    assert not tab.board.running and not tab.board.sessions  # the slot was freed when the job was closed
+    board = tab.runner.board
+    assert not board.running and not board.sessions  # the slot was freed when the job was closed
 
 
 def test_stopping_during_a_coarse_scale_gives_the_full_size_png(tab, tmp_path):
