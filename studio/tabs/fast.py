@@ -4,7 +4,7 @@ Pick a shipped network (or load a model file): the photo is stylized at once, an
 it. "Train a fast network for this painting" trains one on the visitor's photo under the job runner and a
 wall-clock cap (NST_TRAIN_SECONDS), streaming the network's output and its loss as it learns; Stop keeps the
 best network so far, which can be downloaded and loaded again. "Refine" starts the slow optimisation from the
-fast result. The handlers are in tabs/fast_job.py.
+fast result. Every result but the webcam's goes to the history strip. The handlers are in tabs/fast_job.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..buttons import run_button, stop_button
 from ..charts import TERM_COLOURS
 from ..components import NumberSlider, PaintingImage, UploadedImage, gallery_items
 from ..tab import Result, Shared
-from .fast_job import FastJobs, check_model_file
+from .fast_job import FastJobs, check_model_file, instant_key, refine_key, train_key
 
 STREAM_EVERY = 0.1  # seconds between webcam frames sent to the server
 DEFAULT_SIZE = 512
@@ -38,6 +38,38 @@ def model_choices() -> list[tuple[str, str]]:
         except NSTError:
             choices.append((name, name))
     return choices
+
+
+# --- what the tab puts in the history strip ------------------------------------------------------------------
+
+def network(recipe: dict[str, Any]) -> str:
+    """The network a result came from, by its style (a trained one's file by its name)."""
+    model = recipe.get("refined_from") or recipe.get("fast_model") or {}
+    return str(model.get("style") or model.get("file") or "?")
+
+
+def instant_caption(recipe: dict[str, Any], step: int) -> str:
+    return f"Fast: {network(recipe)}, {max(recipe.get('output_size', [0]))} px, one pass"
+
+
+def instant_settings(recipe: dict[str, Any]) -> dict[str, Any]:
+    return {"network": network(recipe), "size": max(recipe.get("output_size", [0]))}
+
+
+def refine_caption(recipe: dict[str, Any], step: int) -> str:
+    """A refined picture, or the fast one it starts from where Stop came before the first step."""
+    settings = recipe.get("settings", {})
+    total = settings.get("iterations", step)
+    length = f"{step} steps" if step >= total else f"stopped at {step} of {total}"
+    return f"Refine: {network(recipe)}, {max(recipe.get('output_size', [0]))} px, {length}"
+
+
+def refine_settings(recipe: dict[str, Any]) -> dict[str, Any]:
+    return {**recipe.get("settings", {}), "network": network(recipe)}
+
+
+def train_caption(recipe: dict[str, Any], step: int) -> str:
+    return f"Train: a network for your painting, {recipe['settings']['training_seconds']:g} s, step {step}"
 
 
 class FastTab:
@@ -101,11 +133,13 @@ class FastTab:
         jobs = self.jobs
         instant = [self.photo, self.choice, self.model_file, self.size]
         shown = [self.result, self.status, self.download]
-        self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4)
-        for trigger in (self.choice.change, self.size.release):
-            trigger(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4)
-        self.model_file.change(check_model_file, self.model_file, self.status, api_visibility="private").success(
-            jobs.stylize, instant, shown, api_visibility="private")
+        self.instant_events = [
+            self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4),
+            *(trigger(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4)
+              for trigger in (self.choice.change, self.size.release)),
+            self.model_file.change(check_model_file, self.model_file, self.status, api_visibility="private").success(
+                jobs.stylize, instant, shown, api_visibility="private"),
+        ]
         self.camera.stream(jobs.live, [self.camera, self.choice, self.model_file], self.live, stream_every=STREAM_EVERY,
                            time_limit=self.limits.job_seconds, concurrency_limit=self.limits.queue_size,
                            api_name="fast_live")
@@ -133,4 +167,7 @@ class FastTab:
         stop_button(self.stop_btn, self.refine_event, jobs.after_refine_stop, [self.status, self.download])
 
     def history(self) -> list[Result]:
-        return []  # the Fast tab's results do not reach the strip yet
+        return [*(Result("fast", event, instant_key, instant_caption, instant_settings)
+                  for event in self.instant_events),
+                Result("refine", self.refine_event, refine_key, refine_caption, refine_settings),
+                Result("train", self.train_event, train_key, train_caption)]

@@ -3,7 +3,7 @@ trained on the visitor's photo, and Refine (the optimisation started from the fa
 
 Training and Refine are jobs on the job runner; on ZeroGPU `train_frames` runs in the GPU worker (plain values
 in, Frames out). The networks themselves live in nst_core.fast; this module only adapts the page to them. Each
-Refine's pictures are kept under a key of their own, for Stop.
+kind of result is kept under a key of its own, for Stop and for the history strip.
 """
 
 from __future__ import annotations
@@ -38,8 +38,16 @@ TRAIN_SETTINGS = dict(steps=1_000_000, sample_every=5, checkpoint_every=1_000_00
 TRAINED_SESSIONS = 32  # sessions whose best trained network is kept until it is downloaded
 
 
+def instant_key(session: str) -> str:
+    return session + "/fast"
+
+
 def refine_key(session: str) -> str:
     return session + "/refine"
+
+
+def train_key(session: str) -> str:
+    return session + "/train"
 
 
 # --- the training job (on ZeroGPU it runs in the GPU worker: plain values in, Frames out) --------------------
@@ -110,7 +118,7 @@ class FastJobs:
             raise NSTError(f"Output size must be between 64 and {self.limits.max_size} px here.")
         return int(size)
 
-    def stylize(self, photo: Any, choice: Any, file: Any, size: Any) -> tuple:
+    def stylize(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> tuple:
         """Instant stylization: (picture, status, download PNG with its recipe)."""
         if photo is None:
             return gr.skip(), "Add a photo to stylize it instantly.", gr.skip()
@@ -119,10 +127,13 @@ class FastJobs:
             start = time.perf_counter()
             result = stylize_fast(model, image, side)
         seconds = time.perf_counter() - start
+        recipe = fast_recipe(model, image, result)
+        key = instant_key(session_of(request))
+        self.keepsakes.begin(key)  # each result is a run of its own: one pass, one frame
+        self.keepsakes.keep(key, result, recipe, result.size, 1, total=1)
         status = (f"**{model.label}** · {result.size[0]}×{result.size[1]} in {seconds * 1000:.0f} ms, one pass "
                   "(the optimisation would take a minute or more)")
-        return self.files.frame(result, "webp"), status, self.files.png(result, fast_recipe(model, image, result),
-                                                                          stem="fast")
+        return self.files.frame(result, "webp"), status, self.files.png(result, recipe, stem="fast")
 
     def live(self, frame: Any, choice: Any, file: Any) -> Any:
         """One webcam frame through the network, at LIVE_SIDE."""
@@ -149,6 +160,9 @@ class FastJobs:
 
     def training(self, checked: tuple[Image.Image, Image.Image, TrainSettings], session: str) -> Iterator[tuple]:
         image, art, settings = checked
+        key = train_key(session)
+        recipe = {"settings": {"training_seconds": settings.max_seconds}}
+        self.keepsakes.begin(key)
         rows: list[dict] = []
         for frame in train_frames(image, art, settings, "your painting"):
             rows += frame.rows
@@ -156,7 +170,11 @@ class FastJobs:
             if "model" in frame.meta:
                 self.trained.put(session, frame.meta["model"])
             model_file = self.model_download(session) if frame.done else gr.skip()
-            picture = self.files.frame(frame.image, "webp") if frame.image is not None else gr.skip()
+            picture = gr.skip()
+            if frame.image is not None:
+                # A training has no length in steps (it runs until its time is up): its film counts steps only.
+                self.keepsakes.keep(key, frame.image, recipe, frame.image.size, frame.step, total=0)
+                picture = self.files.frame(frame.image, "webp")
             yield picture, frame.status, chart, model_file
 
     def model_download(self, session: str) -> str | None:
@@ -186,8 +204,10 @@ class FastJobs:
         return self.runner.stream(request, check, self.refining, waiting=status_update(1, 3), first=self.refine_start)
 
     def refine_start(self, job: Refinement, session: str) -> Iterator[tuple]:
-        """The fast result (what Stop offers until the first refined picture), while the job waits for a slot."""
-        self.keepsakes.keep(refine_key(session), job.start, job.start_recipe, job.start.size, 0)
+        """The fast result, the first picture of the refined run's film, while the job waits for a slot."""
+        self.keepsakes.begin(refine_key(session))
+        self.keepsakes.keep(refine_key(session), job.start, job.start_recipe, job.start.size, 0,
+                            total=job.settings.iterations)
         yield (self.files.frame(job.start, "webp"),
                "The fast result; the optimisation starts from it when a compute slot is free…", gr.skip())
 

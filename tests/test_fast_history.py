@@ -1,0 +1,48 @@
+"""The Fast tab's results reach the history strip (they never did): an instant picture in-process, through the
+page's own wiring, and a follower on Refine's and Train's events."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+
+from nst_core.fast.apply import shipped_models
+from studio.limits import Limits
+from studio.page import build_demo
+
+from .conftest import gradient_image
+from .test_tab_contract import recorders
+
+pytestmark = pytest.mark.skipif(not shipped_models(), reason="no shipped fast models in styles/fast")
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch) -> gr.Blocks:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # where ServedFiles writes
+    return build_demo(Limits())
+
+
+def endpoint(demo: gr.Blocks, api_name: str):
+    return next(fn for fn in demo.fns.values() if fn.api_name == api_name)
+
+
+def test_an_instant_fast_picture_lands_in_the_strip(demo, tmp_path):
+    stylize = endpoint(demo, "fast_stylize")
+    followers = recorders(demo, stylize)
+    assert followers, "nothing puts the Fast tab's picture in the history strip"
+    photo = tmp_path / "photo.png"
+    gradient_image(120, 90, seed=4).save(photo)
+    shipped = next(iter(shipped_models()))
+    request = SimpleNamespace(session_hash="visitor")
+    stylize.fn(str(photo), shipped, None, 128, request)
+    strip = followers[0].fn(request)
+    assert [caption for _, caption in strip] == [f"Fast: {shipped}, 128 px, one pass"]
+    stylize.fn(str(photo), shipped, None, 96, request)
+    assert [caption for _, caption in followers[0].fn(request)][-1] == f"Fast: {shipped}, 96 px, one pass"
+
+
+@pytest.mark.parametrize("api_name", ["fast_refine", "fast_train"])
+def test_refine_and_training_results_are_followed_into_the_strip(demo, api_name):
+    assert recorders(demo, endpoint(demo, api_name)), f"nothing records /{api_name}'s result in the strip"
