@@ -33,6 +33,12 @@ def recipe_settings(recipe: dict[str, Any]) -> dict[str, Any]:
     return recipe.get("settings", {})
 
 
+def run_length(settings: dict[str, Any], step: int) -> str:
+    """How far an optimisation got, for a caption: "150 steps", or "stopped at 40 of 150"."""
+    total = settings.get("iterations", step)
+    return f"{step} steps" if step >= total else f"stopped at {step} of {total}"
+
+
 @dataclass(frozen=True)
 class Result:
     """One kind of result a tab puts in the history strip: after each `event` (finished, failed or stopped), the

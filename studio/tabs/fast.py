@@ -21,7 +21,7 @@ from nst_core.gallery import get_style
 from ..buttons import run_button, stop_button
 from ..charts import TERM_COLOURS
 from ..components import NumberSlider, PaintingImage, UploadedImage, gallery_items
-from ..tab import Result, Shared
+from ..tab import Result, Shared, run_length
 from .fast_job import FastJobs, check_model_file, instant_key, refine_key, train_key
 
 STREAM_EVERY = 0.1  # seconds between webcam frames sent to the server
@@ -58,10 +58,8 @@ def instant_settings(recipe: dict[str, Any]) -> dict[str, Any]:
 
 def refine_caption(recipe: dict[str, Any], step: int) -> str:
     """A refined picture, or the fast one it starts from where Stop came before the first step."""
-    settings = recipe.get("settings", {})
-    total = settings.get("iterations", step)
-    length = f"{step} steps" if step >= total else f"stopped at {step} of {total}"
-    return f"Refine: {network(recipe)}, {max(recipe.get('output_size', [0]))} px, {length}"
+    size = max(recipe.get("output_size", [0]))
+    return f"Refine: {network(recipe)}, {size} px, {run_length(recipe.get('settings', {}), step)}"
 
 
 def refine_settings(recipe: dict[str, Any]) -> dict[str, Any]:
