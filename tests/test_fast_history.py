@@ -11,6 +11,7 @@ import pytest
 from nst_core.fast.apply import shipped_models
 from studio.limits import Limits
 from studio.page import build_demo
+from studio.tabs.fast import refine_caption, refine_settings, train_caption
 
 from .conftest import gradient_image
 from .test_tab_contract import recorders
@@ -46,3 +47,14 @@ def test_an_instant_fast_picture_lands_in_the_strip(demo, tmp_path):
 @pytest.mark.parametrize("api_name", ["fast_refine", "fast_train"])
 def test_refine_and_training_results_are_followed_into_the_strip(demo, api_name):
     assert recorders(demo, endpoint(demo, api_name)), f"nothing records /{api_name}'s result in the strip"
+
+
+def test_refined_and_trained_pictures_say_where_they_came_from_and_how_far_they_got():
+    refined = {"settings": {"iterations": 150, "size": 256}, "output_size": [256, 192],
+               "refined_from": {"style": "starry_night", "file": "starry_night.pt"}}
+    assert refine_caption(refined, 40) == "Refine: starry_night, 256 px, stopped at 40 of 150"
+    assert refine_settings(refined) == {"iterations": 150, "size": 256, "network": "starry_night"}
+    start = {"fast_model": {"style": "starry_night"}, "output_size": [256, 192]}  # stopped before the first step
+    assert refine_caption(start, 0) == "Refine: starry_night, 256 px, 0 steps"
+    assert train_caption({"settings": {"training_seconds": 60.0}}, 412) == (
+        "Train: a network for your painting, 60 s, step 412")
