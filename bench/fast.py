@@ -142,7 +142,8 @@ def webcam(frames: int) -> dict:
     import httpx
 
     import app  # builds the page and sets torch's threads, as `python app.py` does
-    from studio.tabs.fast import LIVE_SIDE, STREAM_EVERY
+    from studio.tabs.fast import STREAM_EVERY
+    from studio.tabs.fast_job import LIVE_SIDE
 
     from .studio import free_port
 

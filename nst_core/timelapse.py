@@ -26,7 +26,7 @@ MIN_SIDE = 256  # small frames are enlarged (square pixels) so the counter stays
 @dataclass(frozen=True)
 class Shot:
     step: int
-    total: int
+    total: int  # the run's length; 0 where it has none (a training that runs until its time is up)
     data: bytes  # the picture, WebP-compressed
 
     def image(self) -> Image.Image:
@@ -71,11 +71,11 @@ def font(size: int) -> ImageFont.ImageFont:
 
 
 def with_counter(image: Image.Image, step: int, total: int) -> Image.Image:
-    """The frame with "step N of M" on a dark band along its bottom."""
+    """The frame with "step N of M" (or "step N" where the total is 0) on a dark band along its bottom."""
     out = image.copy()
     draw = ImageDraw.Draw(out)
     size = max(12, out.width // 18)
-    text = f"step {step} of {total}"
+    text = f"step {step} of {total}" if total else f"step {step}"
     band = size + size // 2
     draw.rectangle((0, out.height - band, out.width, out.height), fill=(17, 24, 39))
     draw.text((size // 2, out.height - band // 2), text, fill=(255, 255, 255), font=font(size), anchor="lm")

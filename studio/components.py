@@ -108,3 +108,8 @@ class NumberSlider(gr.Slider):
             raise gr.Error(f"{self.label} must be between {self.minimum:g} and {self.maximum:g} here, not {payload:g}.",
                            print_exception=False)
         return super().preprocess(payload)
+
+
+def gallery_items() -> list[tuple[str, str]]:
+    """The gallery's paintings available on this server, as (path, title): a style gallery's value."""
+    return [(str(s.path), s.title) for s in list_styles() if s.available]

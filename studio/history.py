@@ -7,12 +7,12 @@ can put any two side by side and replay any run as a time-lapse. Knows nothing a
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
+from nst_core.lru import LRU
 from nst_core.timelapse import Film
 
 PER_SESSION = 8
@@ -30,9 +30,9 @@ class Entry:
 
 class History:
     def __init__(self, per_session: int = PER_SESSION, sessions: int = SESSIONS) -> None:
-        self.per_session, self.sessions = per_session, sessions
-        self.lock = threading.Lock()
-        self.items: OrderedDict[str, list[Entry]] = OrderedDict()
+        self.per_session = per_session
+        self.lock = threading.Lock()  # a session's list is read and changed in several steps
+        self.items: LRU[str, list[Entry]] = LRU(sessions)
 
     def add(self, session: str, image: Image.Image, caption: str, settings: dict[str, Any],
             film: Film | None) -> bool:
@@ -40,19 +40,16 @@ class History:
         small = image.copy()
         small.thumbnail((THUMBNAIL, THUMBNAIL))
         with self.lock:
-            entries = self.items.setdefault(session, [])
+            entries = self.items.setdefault(session, list)
             if entries and entries[-1].caption == caption and entries[-1].image.tobytes() == small.tobytes():
                 return False
             entries.append(Entry(small, caption, dict(settings), film))
             del entries[:-self.per_session]
-            self.items.move_to_end(session)
-            while len(self.items) > self.sessions:
-                self.items.popitem(last=False)
             return True
 
     def entries(self, session: str) -> list[Entry]:
         with self.lock:
-            return list(self.items.get(session, ()))
+            return list(self.items.get(session) or ())
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:

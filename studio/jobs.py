@@ -7,9 +7,6 @@
   yielded value is pickled on its way back.
 - `on_gpu`: the ZeroGPU wrapper (`spaces.GPU` with a duration computed from the job's arguments); the job
   runs as it is where the `spaces` package is absent.
-- `Keepsakes`: the last picture each session was shown, and a film of its latest run, kept in the server process
-  (never in the GPU worker, which is gone after Stop on ZeroGPU), so Stop can offer it as a PNG and any run can
-  become a time-lapse.
 """
 
 from __future__ import annotations
@@ -18,14 +15,12 @@ import contextlib
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from PIL import Image
-
-from nst_core.timelapse import Film
 
 Job = TypeVar("Job", bound=Callable[..., Any])
 WAIT_POLL = 0.25  # seconds between looks at the board while waiting for a slot
@@ -91,49 +86,6 @@ class JobBoard:
             ahead = self.ahead_of(ticket)
             yield f"The studio is busy: {ahead} job{'s' if ahead != 1 else ''} ahead of yours…"
             time.sleep(WAIT_POLL)
-
-
-class Keepsakes:
-    """The last picture each key (a session, or a session's tab) was shown, with its recipe and the size the finished
-    one would have, and the film of its latest run. Bounded: the oldest keys drop out."""
-
-    def __init__(self, capacity: int = 64) -> None:
-        self.capacity = capacity
-        self.items: OrderedDict[str, tuple[Image.Image, dict, tuple[int, int], int]] = OrderedDict()
-        self.films: OrderedDict[str, Film] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def begin(self, key: str) -> None:
-        """A new run starts: its film starts empty (the last picture stays until the run shows one)."""
-        with self.lock:
-            self.films[key] = Film()
-            self._bound()
-
-    def keep(self, key: str, image: Image.Image, recipe: dict, output_size: tuple[int, int], step: int, *,
-             total: int | None = None) -> None:
-        with self.lock:
-            self.items[key] = (image, recipe, output_size, step)
-            self.items.move_to_end(key)
-            film = self.films.setdefault(key, Film())
-            self.films.move_to_end(key)
-            self._bound()
-        if total is None:
-            total = int(recipe.get("settings", {}).get("iterations", step))
-        film.add(image, step, total)  # compresses: outside the lock
-
-    def _bound(self) -> None:
-        for items in (self.items, self.films):
-            while len(items) > self.capacity:
-                items.popitem(last=False)
-
-    def last(self, key: str) -> tuple[Image.Image, dict, tuple[int, int], int] | None:
-        with self.lock:
-            return self.items.get(key)
-
-    def film(self, key: str) -> Film | None:
-        """The frames of the key's latest run (None if it never ran)."""
-        with self.lock:
-            return self.films.get(key)
 
 
 def on_gpu(duration: Callable[..., int]) -> Callable[[Job], Job]:

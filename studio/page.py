@@ -1,7 +1,9 @@
-"""The studio's page: its tabs, its style sheet, and the options it is launched with."""
+"""The studio's page: its tabs (each a `studio.tab.Tab`, laid out and wired alike, none named here), the room
+below them, its style sheet, and the options it is launched with."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +11,13 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from .files import ServedFiles
-from .jobs import JobBoard, Keepsakes
+from .jobs import JobBoard
+from .keepsakes import Keepsakes
 from .limits import Limits
 from .room import Room
-from .tabs import compare, explain, fast, stylize
+from .runner import JobRunner
+from .tab import Shared, Tab
+from .tabs import studio_tabs
 
 INTRO = ("# Neural Style Studio\nUpload a photo, pick a painting, press **Run**, and watch gradient descent "
          "repaint the photo step by step (Gatys et al.). Every knob is explained below it.")
@@ -29,30 +34,30 @@ class StudioBlocks(gr.Blocks):
         super().validate_inputs(block_fn, inputs)
 
 
-def build_demo(limits: Limits) -> gr.Blocks:
-    """The whole studio for one server: one job board, one set of served files, shared by every tab."""
+def build_demo(limits: Limits, tabs: Callable[[Shared], list[Tab]] = studio_tabs) -> gr.Blocks:
+    """The whole studio for one server: one job runner, one set of served files and keepsakes, shared by the
+    `tabs` (the studio's own, in order, unless others are given) and the room below them."""
     board = JobBoard(limits.compute_slots)
-    files = ServedFiles(Path(get_upload_folder()))
-    keepsakes = Keepsakes()
-    room = Room(keepsakes, files)
+    shared = Shared(limits, JobRunner(board), ServedFiles(Path(get_upload_folder())), Keepsakes())
+    room = Room(shared.keepsakes, shared.files)
+    page = tabs(shared)
     with StudioBlocks(title="Neural Style Studio", delete_cache=(120, 600)) as demo:
         with gr.Row(elem_id="header"):
             gr.Markdown(INTRO, elem_id="intro", scale=4)
             room.projector_toggle()
-        with gr.Tabs() as tabs:
-            with gr.Tab("Stylize", id="stylize"):
-                stylized = stylize.build(limits, board, files, keepsakes)
-                compare.build(stylized.tab, stylized.inputs)
-            with gr.Tab("Explain", id="explain", elem_id="explain-tab"):
-                explained = explain.build(limits, board, files, keepsakes, stylized, tabs)
-            with gr.Tab("Fast", id="fast"):
-                fast.build(limits, board, files, keepsakes)
+        with gr.Tabs() as switcher:
+            for tab in page:
+                with gr.Tab(tab.title, id=tab.id, elem_id=f"{tab.id}-tab"):
+                    tab.layout()
         room.build()
-        room.follow(stylized.run_event, "stylize")
-        room.follow(explained.run_event, "explain")
+        # Events are wired once every tab is laid out: a tab may use another's components.
+        for tab in page:
+            tab.wire(switcher)
+            for result in tab.history():
+                room.follow(result)
     demo.queue(max_size=limits.queue_size)
     demo.board = board  # for tests that look at the server's state in-process
-    demo.files = files
+    demo.files = shared.files
     return demo
 
 

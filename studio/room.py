@@ -1,8 +1,9 @@
 """For the room: projector mode, the strip of this visitor's results from every tab, any two of them side by side,
 and a time-lapse (GIF and MP4, step counter burnt in) of any run in the strip.
 
-The strip follows each tab's run event (finished or stopped runs alike): the picture and the film of the run are
-the ones the tab left in the keepsakes. Projector mode is a class on the page's body, styled in studio.css.
+The strip follows the events of every kind of result the tabs declare (`studio.tab.Result`; finished or stopped
+runs alike): the picture and the film of the run are the ones the tab left in the keepsakes, the caption the tab's.
+It names no tab. Projector mode is a class on the page's body, styled in studio.css.
 """
 
 from __future__ import annotations
@@ -14,26 +15,17 @@ import gradio as gr
 from nst_core import NSTError
 from nst_core.timelapse import write_gif, write_mp4
 
+from .files import ServedFiles
 from .history import Entry, History, differences
-from .jobs import Keepsakes, session_of
-from .tabs.explain_job import LABELS, explain_key
+from .jobs import session_of
+from .keepsakes import Keepsakes
+from .tab import Result
 
 PROJECTOR_JS = "(on) => { document.body.classList.toggle('projector', on); }"
 
 
-def caption(tab: str, recipe: dict[str, Any], step: int) -> str:
-    """A few words about a result: its tab, and the settings a class would compare."""
-    settings = recipe.get("settings", {})
-    if tab == "explain":
-        return f"Explain: {LABELS.get(settings.get('view'), 'a view')}, {settings.get('size', '?')} px"
-    total = settings.get("iterations", step)
-    length = f"{step} steps" if step >= total else f"stopped at {step} of {total}"
-    return (f"Stylize: style {settings.get('style_weight', 0):g}, content {settings.get('content_layer', '?')}, "
-            f"{settings.get('size', '?')} px, {length}")
-
-
 class Room:
-    def __init__(self, keepsakes: Keepsakes, files) -> None:
+    def __init__(self, keepsakes: Keepsakes, files: ServedFiles) -> None:
         self.keepsakes, self.files = keepsakes, files
         self.history = History()
 
@@ -52,7 +44,7 @@ class Room:
             with gr.Row():
                 left, right = (gr.Image(label=label, interactive=False, elem_id=elem_id, format="png", height=360)
                                for label, elem_id in (("First picked", "compare-a"), ("Second picked", "compare-b")))
-            notes = gr.Markdown("Run something in either tab; each result lands in the strip.", elem_id="compare-notes")
+            notes = gr.Markdown("Run something in any tab; each result lands in the strip.", elem_id="compare-notes")
             with gr.Row():
                 make = gr.Button("Time-lapse of the last picked result", elem_id="timelapse-make")
             with gr.Row():
@@ -63,23 +55,23 @@ class Room:
         self.strip.select(self.pick, picked, [picked, left, right, notes], api_visibility="private")
         make.click(self.timelapse, picked, [gif, mp4, notes], api_visibility="private")
 
-    def follow(self, run_event: Any, tab: str) -> None:
-        """After each run of `tab` (finished or stopped), put its result in the strip."""
+    def follow(self, result: Result) -> None:
+        """After each run of `result.event` (finished or stopped), put its result in the strip."""
 
         def record(request: gr.Request) -> Any:
-            return self.record(tab, request)
+            return self.record(result, request)
 
-        run_event.then(record, None, self.strip, show_progress="hidden", api_visibility="private")
+        result.event.then(record, None, self.strip, show_progress="hidden", api_visibility="private")
 
-    def record(self, tab: str, request: gr.Request) -> Any:
+    def record(self, result: Result, request: gr.Request) -> Any:
         session = session_of(request)
-        key = explain_key(session) if tab == "explain" else session
+        key = result.key(session)
         kept, film = self.keepsakes.last(key), self.keepsakes.film(key)
         if kept is None:
             return gr.skip()
         image, recipe, _, step = kept
-        settings = {"tab": tab, **recipe.get("settings", {})}
-        if not self.history.add(session, image, caption(tab, recipe, step), settings, film):
+        settings = {"tab": result.name, **result.settings(recipe)}
+        if not self.history.add(session, image, result.caption(recipe, step), settings, film):
             return gr.skip()
         return self.strip_value(session)
 

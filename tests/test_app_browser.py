@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from nst_core.images import read_recipe
-from studio.tabs.stylize import gallery_items
+from studio.components import gallery_items
 
 from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
 

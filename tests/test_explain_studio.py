@@ -10,10 +10,10 @@ from PIL import Image
 
 from nst_core.explain import CAPTIONS, THIRD_IMAGE, VIEWS
 from studio.history import History, differences
-from studio.jobs import Keepsakes
-from studio.room import caption
+from studio.keepsakes import Keepsakes
 from studio.tabs.explain import TAB_CAPTIONS
-from studio.tabs.explain_job import DEFAULTS, numbers_markdown, view_frames
+from studio.tabs.explain_job import DEFAULTS, ExplainJob, numbers_markdown, view_frames
+from studio.tabs.stylize import StylizeTab
 
 from .conftest import gradient_image, tiny_backbone
 
@@ -94,5 +94,5 @@ def test_two_results_compare_by_the_settings_they_do_not_share():
     assert differences({"tab": "stylize", "size": 64, "style_weight": 10}, {"tab": "stylize", "size": 64}) == [
         ("style_weight", 10, None)]
     recipe = {"settings": {"style_weight": 100.0, "content_layer": "relu4_2", "size": 256, "iterations": 150}}
-    assert caption("stylize", recipe, 40) == "Stylize: style 100, content relu4_2, 256 px, stopped at 40 of 150"
-    assert caption("explain", {"settings": {"view": "grid", "size": 96}}, 9) == "Explain: The knobs, as a grid, 96 px"
+    assert StylizeTab.caption(recipe, 40) == "Stylize: style 100, content relu4_2, 256 px, stopped at 40 of 150"
+    assert ExplainJob.caption({"settings": {"view": "grid", "size": 96}}, 9) == "Explain: The knobs, as a grid, 96 px"

@@ -1,6 +1,6 @@
-"""The Fast tab in a real browser (Debian's chromium with a fake camera): instant stylization, a live training
-run with Stop, the webcam streaming through a network, Refine's Stop and errors. Leaves screenshots in
-test-artifacts/ (fast-instant.png, fast-training.png, fast-webcam.png)."""
+"""The Fast tab in a real browser (Debian's chromium with a fake camera): instant stylization (into the history
+strip), a live training run with Stop, the webcam streaming through a network, Refine's Stop and errors. Leaves
+screenshots in test-artifacts/ (fast-instant.png, fast-training.png, fast-webcam.png)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ def test_a_photo_is_stylized_instantly_and_offered_as_a_png(page, shared_images)
     link = page.locator("#fast-download a[href]").first
     link.wait_for(state="attached", timeout=15_000)
     assert ".png" in link.get_attribute("href")
+    # The picture joins the history strip below the tabs, with the network it came from (it never did).
+    status_has(page, "#history", "Fast: ", 30)
+    assert page.locator("#history img").count() == 1
     screenshot(page, "fast-instant.png")
 
 

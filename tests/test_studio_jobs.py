@@ -10,12 +10,16 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from nst_core import Progress, Settings
+from nst_core import Progress
 from nst_core.images import read_recipe
 from studio import controls
 from studio.files import ServedFiles
-from studio.jobs import JobBoard, Keepsakes
+from studio.jobs import JobBoard
+from studio.keepsakes import Keepsakes
 from studio.limits import Limits
+from studio.runner import JobRunner
+from studio.stylize_job import chart_rows
+from studio.tab import Shared
 from studio.tabs import stylize
 
 from .conftest import gradient_image
@@ -47,7 +51,7 @@ def in_another_process(*args):
 
 @pytest.fixture
 def tab(tmp_path):
-    return stylize.StylizeTab(Limits(), JobBoard(1), ServedFiles(tmp_path / "served"), Keepsakes())
+    return stylize.StylizeTab(Shared(Limits(), JobRunner(JobBoard(1)), ServedFiles(tmp_path / "served"), Keepsakes()))
 
 
 def job_values(tmp_path, **values) -> dict:
@@ -87,7 +91,8 @@ def test_stop_offers_the_last_picture_when_the_job_ran_in_another_process(tab, t
         assert max(png.size) == 64
     recipe = read_recipe(download)
     assert recipe["settings"]["iterations"] == 300 and recipe["stopped_at_step"] >= 1
-    assert not tab.board.running and not tab.board.sessions  # the slot was freed when the job was closed
+    board = tab.runner.board
+    assert not board.running and not board.sessions  # the slot was freed when the job was closed
 
 
 def test_stopping_during_a_coarse_scale_gives_the_full_size_png(tab, tmp_path):
@@ -118,5 +123,5 @@ def test_the_chart_plots_no_point_for_a_loss_that_was_not_finite():
     event = Progress(step=4, total=9, loss=None, terms={"content": None, "style:relu1_1": 2.0, "tv": 0.5},
                      elapsed=1.0, rate=4.0, eta=1.0, size=(64, 48), output_size=(64, 48), scale=1, scales=1,
                      device="cpu")
-    rows = stylize.chart_rows(event, Settings(), show_layers=True)
+    rows = chart_rows(event, show_layers=True)
     assert [(row["term"], row["loss"]) for row in rows] == [("style", 2.0), ("tv", 0.5), ("relu1_1", 2.0)]

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from nst_core.errors import NSTError
-from nst_core.timelapse import Film, frames, write_gif, write_mp4
+from nst_core.timelapse import Film, frames, with_counter, write_gif, write_mp4
 
 
 def frame(step: int, size: tuple[int, int] = (80, 60)) -> Image.Image:
@@ -23,6 +23,16 @@ def test_a_long_run_keeps_its_first_and_last_frames_evenly_spread_within_capacit
     assert steps[0] == 1 and steps[-1] == 200 and len(steps) <= 9
     gaps = {b - a for a, b in zip(steps[:-2], steps[1:-1])}
     assert len(gaps) == 1, f"uneven spread: {steps}"
+
+
+def test_a_run_with_no_length_counts_its_steps_only():
+    """A training runs until its time is up: "step 40 of 0" would be nonsense, "step 40 of 40" a lie."""
+
+    def lettering(total: int) -> int:
+        band = np.asarray(with_counter(Image.new("RGB", (320, 240), (90, 90, 90)), 40, total))[-24:]
+        return int((band.min(axis=2) > 200).sum())  # white pixels of the counter's text
+
+    assert 0 < lettering(0) < lettering(400) * 0.7
 
 
 def test_gif_and_mp4_show_every_frame_at_the_final_size_with_the_counter(tmp_path):

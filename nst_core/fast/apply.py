@@ -8,8 +8,6 @@ keyed by the file's identity, so a webcam stream does not reload its model for e
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from ..config import Settings, field_info
 from ..errors import ImageError
 from ..gallery import STYLES_DIR
 from ..images import ImageSource, decode_image, fitted_size, resize_to, to_pil, to_tensor
+from ..lru import LRU
 from .model import MIN_SIDE, FastModel, ModelError, load_model, style_digest
 
 SHIPPED_DIR = STYLES_DIR / "fast"
@@ -49,9 +48,7 @@ class ModelCache:
     """Loaded models by file identity (path, size, modification time), the least recently used dropped first."""
 
     def __init__(self, capacity: int = 8) -> None:
-        self.capacity = capacity
-        self.models: OrderedDict[tuple, FastModel] = OrderedDict()
-        self.lock = threading.Lock()
+        self.models: LRU[tuple, FastModel] = LRU(capacity)
 
     def get(self, path: str | Path) -> FastModel:
         path = Path(path)
@@ -60,15 +57,11 @@ class ModelCache:
         except OSError:
             raise ModelError(f"There is no model file called {path.name!r}.") from None
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        with self.lock:
-            if key in self.models:
-                self.models.move_to_end(key)
-                return self.models[key]
-        model = load_model(path)
-        with self.lock:
-            self.models[key] = model
-            while len(self.models) > self.capacity:
-                self.models.popitem(last=False)
+        model = self.models.get(key)
+        if model is None:
+            # Loading takes a while and holds no lock: other lookups go on (two threads may load one new file twice).
+            model = load_model(path)
+            self.models.put(key, model)
         return model
 
 

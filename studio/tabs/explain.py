@@ -1,14 +1,14 @@
 """The Explain tab: why style transfer works, shown live on the photo and painting of the Stylize tab.
 
 Each view of `nst_core.explain` (layers, channel, reconstruct, texture, shuffle, compare, grid) runs through the
-studio's job board like a stylization (one job per visitor, Stop works, the server's limits hold), with a caption
+studio's job runner like a stylization (one job per visitor, Stop works, the server's limits hold), with a caption
 to read aloud. One-click presets set up the classic experiments; a grid picture loads its settings into Stylize.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import gradio as gr
 
@@ -19,13 +19,12 @@ from nst_core.explain.measures import STYLE_LAYERS
 from nst_core.names import LAYER_CHOICES
 
 from .. import controls
+from ..buttons import run_button, stop_button
 from ..components import NumberSlider
-from ..jobs import JobBoard, Keepsakes
-from ..limits import Limits
-from . import stylize
-from .explain_job import DEFAULTS, LABELS, ExplainTab
+from ..tab import Result, Shared
+from .explain_job import DEFAULTS, LABELS, ExplainJob, explain_key
+from .stylize import StylizeTab
 
-ENABLE_RUN = stylize.ENABLE_RUN
 CLICK = "() => document.getElementById('{}').click()"
 FIRST_VIEW = "reconstruct"
 # The "third picture" answer stays open above every view, so the compare caption here need not repeat it.
@@ -46,10 +45,6 @@ PRESETS = (
 KEEP_ON_LOAD = ("size", "iterations", "preview_every")
 
 
-class Built(NamedTuple):
-    run_event: Any
-
-
 def view_updates(view: str, chosen: dict[str, Any] | None = None) -> list:
     """The view's caption, then each option shown or hidden (USED_BY's order), then the size: the view's own
     size and steps, and any `chosen` values (a preset's), set along the way."""
@@ -61,113 +56,125 @@ def view_updates(view: str, chosen: dict[str, Any] | None = None) -> list:
     return [*updates, chosen["size"]]
 
 
-def build(limits: Limits, board: JobBoard, files, keepsakes: Keepsakes, stylized: stylize.Built,
-          tabs: gr.Tabs) -> Built:
-    """The tab's layout and events, inside the caller's gr.Blocks and gr.Tab; the photo and painting (and the
-    controls a grid picture loads) are the Stylize tab's."""
-    tab = ExplainTab(limits, board, files, keepsakes)
-    top_size, top_steps = min(limits.max_size, 512), min(limits.max_iterations, 400)
-    start = DEFAULTS[FIRST_VIEW]
-    with gr.Row(elem_id="explain-top"):
-        view = gr.Radio([(LABELS[v], v) for v in VIEWS], value=FIRST_VIEW, label="What to show",
-                        elem_id="explain-view")
-    with gr.Accordion("Where is the third picture?", open=True, elem_id="explain-why"):
-        gr.Markdown(THIRD_IMAGE)
-    caption = gr.Markdown(TAB_CAPTIONS[FIRST_VIEW], elem_id="explain-caption")
-    gr.Markdown("**Classic experiments, one click each** (a few seconds on two CPU cores):", elem_id="presets-title")
-    with gr.Row(elem_id="explain-presets"):
-        presets = [gr.Button(label, size="sm", elem_id=f"preset-{i}") for i, (label, _, _) in enumerate(PRESETS)]
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=280):
-            gr.Markdown("Uses the photo and the painting from the **Stylize** tab.", elem_id="explain-uses")
-            options = {
-                "source": gr.Radio(["photo", "painting", "result"], value="photo", label="Look at",
-                                   info="result: the Stylize tab's latest picture", visible=False),
-                "layer": gr.Dropdown(list(LAYER_CHOICES), value="relu3_1", label="Layer", visible=False,
-                                     info="relu1_x: edges and colours … relu5_x: parts of things"),
-                "channel": gr.Textbox("", label="Channel", placeholder="the busiest", visible=False,
-                                      info="a channel's number, or blank for the busiest one"),
-                "layers": gr.CheckboxGroup(list(STYLE_LAYERS), value=list(STYLE_LAYERS), label="Rebuild the photo from",
-                                           visible=FIRST_VIEW == "reconstruct"),
-                "sets": gr.Radio([("growing: relu1_1, then adding one more", "growing"),
-                                  ("one layer at a time", "single"), ("all five together", "all")],
-                                 value="growing", label="Style layers", visible=False),
-                "tiles": NumberSlider(2, 16, value=4, step=1, label="Tiles per side", visible=False),
-                "rows": gr.Radio([("content layer", "content"), ("style layers", "style")], value="content",
-                                 label="Grid rows vary the", visible=False),
-            }
-            size = NumberSlider(32, top_size, value=min(start["size"], top_size), step=16, label="Size (px)",
-                                info="small is quick: each view starts at a size that takes under a minute")
-            options["steps"] = NumberSlider(1, top_steps, value=min(start["steps"], top_steps), step=1,
-                                            label="Steps", info="optimisation steps of each picture")
-            weights = gr.Dropdown(controls.weights_choices(), value=controls.weights_choices()[0],
-                                  label="Network weights", info="compare: the trained network")
-            with gr.Row():
-                run_btn = gr.Button("Run", variant="primary", elem_id="explain-run")
-                stop_btn = gr.Button("Stop", variant="stop", elem_id="explain-stop")
-        with gr.Column(scale=3, min_width=320):
-            panels = gr.Gallery(label="Pictures (they fill in live; click a grid picture to load it into Stylize)",
-                                columns=4, height="auto", object_fit="contain", allow_preview=True,
-                                elem_id="explain-panels")
-            status = gr.Markdown("Pick a view and press Run.", elem_id="explain-status")
-            numbers = gr.Markdown("", elem_id="explain-numbers")
-    cells = gr.State([])
+class ExplainTab:
+    """The tab; the photo and painting (and the controls a grid picture loads) are the Stylize tab's."""
 
-    view_outputs = [caption, *(options[name] for name in USED_BY), size]
-    view.input(view_updates, view, view_outputs, queue=False, api_visibility="private")
+    title, id = "Explain", "explain"
 
-    def explain(view: str = FIRST_VIEW, content: Any = None, style: Any = None, source: str = "photo",
-                layer: str = "relu3_1", channel: str = "", layers: list[str] | None = None,
-                sets: str = "growing", tiles: float = 4, rows: str = "content", size: float = start["size"],
-                steps: float = start["steps"], weights: str | None = None,
-                request: gr.Request = None) -> Iterator[tuple]:
-        """Show one teaching view (layers, channel, reconstruct, texture, shuffle, compare, grid), streaming its
-        pictures, a status line, its numbers and, for grid, each picture's settings."""
-        values = dict(view=view, content=content, style=style, source=source, layer=layer, channel=channel,
-                      layers=list(STYLE_LAYERS) if layers is None else layers, sets=sets, tiles=tiles, rows=rows,
-                      size=size, steps=steps, weights=weights or controls.weights_choices()[0])
-        yield from tab.run(values, request)
+    def __init__(self, shared: Shared, stylize: StylizeTab) -> None:
+        self.limits, self.stylize = shared.limits, stylize
+        self.job = ExplainJob(shared, stylize.key)
 
-    inputs = [view, stylized.controls["content"], stylized.controls["style"], options["source"], options["layer"],
-              options["channel"], options["layers"], options["sets"], options["tiles"], options["rows"], size,
-              options["steps"], weights]
-    # A new run starts from an empty page: the last view's pictures would pass for this one's first.
-    run_event = run_btn.click(lambda: (gr.update(interactive=False), None, ""), None, [run_btn, panels, numbers],
-                              queue=False, api_visibility="private").then(
-        explain, inputs, [panels, status, numbers, cells], api_name="explain", concurrency_limit=8)
-    run_event.then(None, None, run_btn, js=ENABLE_RUN, api_visibility="private")
-    run_event.failure(None, None, run_btn, js=ENABLE_RUN, api_visibility="private")
-    stop_btn.click(None, None, None, cancels=[run_event], api_visibility="private").then(
-        lambda: "Stopped. The pictures so far stay; the history below keeps them.", None, status,
-        api_visibility="private")
+    def layout(self) -> None:
+        top_size, top_steps = min(self.limits.max_size, 512), min(self.limits.max_iterations, 400)
+        start = DEFAULTS[FIRST_VIEW]
+        with gr.Row(elem_id="explain-top"):
+            self.view = gr.Radio([(LABELS[v], v) for v in VIEWS], value=FIRST_VIEW, label="What to show",
+                                 elem_id="explain-view")
+        with gr.Accordion("Where is the third picture?", open=True, elem_id="explain-why"):
+            gr.Markdown(THIRD_IMAGE)
+        self.caption = gr.Markdown(TAB_CAPTIONS[FIRST_VIEW], elem_id="explain-caption")
+        gr.Markdown("**Classic experiments, one click each** (a few seconds on two CPU cores):",
+                    elem_id="presets-title")
+        with gr.Row(elem_id="explain-presets"):
+            self.presets = [gr.Button(label, size="sm", elem_id=f"preset-{i}")
+                            for i, (label, _, _) in enumerate(PRESETS)]
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=280):
+                gr.Markdown("Uses the photo and the painting from the **Stylize** tab.", elem_id="explain-uses")
+                self.options = {
+                    "source": gr.Radio(["photo", "painting", "result"], value="photo", label="Look at",
+                                       info="result: the Stylize tab's latest picture", visible=False),
+                    "layer": gr.Dropdown(list(LAYER_CHOICES), value="relu3_1", label="Layer", visible=False,
+                                         info="relu1_x: edges and colours … relu5_x: parts of things"),
+                    "channel": gr.Textbox("", label="Channel", placeholder="the busiest", visible=False,
+                                          info="a channel's number, or blank for the busiest one"),
+                    "layers": gr.CheckboxGroup(list(STYLE_LAYERS), value=list(STYLE_LAYERS),
+                                               label="Rebuild the photo from", visible=FIRST_VIEW == "reconstruct"),
+                    "sets": gr.Radio([("growing: relu1_1, then adding one more", "growing"),
+                                      ("one layer at a time", "single"), ("all five together", "all")],
+                                     value="growing", label="Style layers", visible=False),
+                    "tiles": NumberSlider(2, 16, value=4, step=1, label="Tiles per side", visible=False),
+                    "rows": gr.Radio([("content layer", "content"), ("style layers", "style")], value="content",
+                                     label="Grid rows vary the", visible=False),
+                }
+                self.size = NumberSlider(32, top_size, value=min(start["size"], top_size), step=16, label="Size (px)",
+                                         info="small is quick: each view starts at a size that takes under a minute")
+                self.options["steps"] = NumberSlider(1, top_steps, value=min(start["steps"], top_steps), step=1,
+                                                     label="Steps", info="optimisation steps of each picture")
+                self.weights = gr.Dropdown(controls.weights_choices(), value=controls.weights_choices()[0],
+                                           label="Network weights", info="compare: the trained network")
+                with gr.Row():
+                    self.run_btn = gr.Button("Run", variant="primary", elem_id="explain-run")
+                    self.stop_btn = gr.Button("Stop", variant="stop", elem_id="explain-stop")
+            with gr.Column(scale=3, min_width=320):
+                self.panels = gr.Gallery(label="Pictures (they fill in live; click a grid picture to load it into "
+                                         "Stylize)", columns=4, height="auto", object_fit="contain", allow_preview=True,
+                                         elem_id="explain-panels")
+                self.status = gr.Markdown("Pick a view and press Run.", elem_id="explain-status")
+                self.numbers = gr.Markdown("", elem_id="explain-numbers")
+        self.cells = gr.State([])
 
-    restorable = [stylized.controls[c.name] for c in controls.RESTORABLE]
+    def wire(self, tabs: gr.Tabs) -> None:
+        options, stylized = self.options, self.stylize
+        start = DEFAULTS[FIRST_VIEW]
+        view_outputs = [self.caption, *(options[name] for name in USED_BY), self.size]
+        self.view.input(view_updates, self.view, view_outputs, queue=False, api_visibility="private")
 
-    def load_cell(cells: list, evt: gr.SelectData) -> list:
-        """A grid picture -> its settings in the Stylize tab (which is brought to the front)."""
-        skip = [gr.skip()] * len(restorable)
-        settings = cells[evt.index] if isinstance(cells, list) and 0 <= evt.index < len(cells) else None
-        if not isinstance(settings, dict):
-            return [*skip, gr.skip(), gr.skip(), gr.skip()]
-        try:
-            chosen = Settings.from_dict({k: v for k, v in settings.items() if k != "max_seconds"})
-        except NSTError as error:
-            return [*skip, gr.skip(), f"That picture's settings could not be loaded: {error}", gr.skip()]
-        values = controls.restored_values(chosen, weights_label(chosen))
-        values = [gr.skip() if c.setting in KEEP_ON_LOAD else v for c, v in zip(controls.RESTORABLE, values)]
-        note = (f"Loaded from the grid: style weight {chosen.style_weight:g}, content layer {chosen.content_layer}, "
-                f"style layers {', '.join(chosen.style_layers)}. Press Run for the full-size version.")
-        return [*values, gr.Tabs(selected="stylize"), "Loaded into the Stylize tab.", note]
+        def explain(view: str = FIRST_VIEW, content: Any = None, style: Any = None, source: str = "photo",
+                    layer: str = "relu3_1", channel: str = "", layers: list[str] | None = None,
+                    sets: str = "growing", tiles: float = 4, rows: str = "content", size: float = start["size"],
+                    steps: float = start["steps"], weights: str | None = None,
+                    request: gr.Request = None) -> Iterator[tuple]:
+            """Show one teaching view (layers, channel, reconstruct, texture, shuffle, compare, grid), streaming its
+            pictures, a status line, its numbers and, for grid, each picture's settings."""
+            values = dict(view=view, content=content, style=style, source=source, layer=layer, channel=channel,
+                          layers=list(STYLE_LAYERS) if layers is None else layers, sets=sets, tiles=tiles, rows=rows,
+                          size=size, steps=steps, weights=weights or controls.weights_choices()[0])
+            yield from self.job.run(values, request)
 
-    panels.select(load_cell, cells, [*restorable, tabs, status, stylized.status], api_visibility="private")
+        inputs = [self.view, stylized.controls["content"], stylized.controls["style"], options["source"],
+                  options["layer"], options["channel"], options["layers"], options["sets"], options["tiles"],
+                  options["rows"], self.size, options["steps"], self.weights]
+        # A new run starts from an empty page: the last view's pictures would pass for this one's first.
+        outputs = [self.panels, self.status, self.numbers, self.cells]
+        self.run_event = run_button(self.run_btn, explain, inputs, outputs, api_name="explain", concurrency_limit=8,
+                                    cleared={self.panels: None, self.numbers: ""})
+        stop_button(self.stop_btn, self.run_event,
+                    lambda: "Stopped. The pictures so far stay; the history below keeps them.", [self.status])
 
-    for button, (_, target, values) in zip(presets, PRESETS):
-        if target == "stylize":
-            chosen = [stylized.controls[name] for name in values]
-            button.click(lambda v=values: [*v.values(), gr.Tabs(selected="stylize")], None, [*chosen, tabs],
+        restorable = [stylized.controls[c.name] for c in controls.RESTORABLE]
+
+        def load_cell(cells: list, evt: gr.SelectData) -> list:
+            """A grid picture -> its settings in the Stylize tab (which is brought to the front)."""
+            skip = [gr.skip()] * len(restorable)
+            settings = cells[evt.index] if isinstance(cells, list) and 0 <= evt.index < len(cells) else None
+            if not isinstance(settings, dict):
+                return [*skip, gr.skip(), gr.skip(), gr.skip()]
+            try:
+                chosen = Settings.from_dict({k: v for k, v in settings.items() if k != "max_seconds"})
+            except NSTError as error:
+                return [*skip, gr.skip(), f"That picture's settings could not be loaded: {error}", gr.skip()]
+            values = controls.restored_values(chosen, weights_label(chosen))
+            values = [gr.skip() if c.setting in KEEP_ON_LOAD else v for c, v in zip(controls.RESTORABLE, values)]
+            note = (f"Loaded from the grid: style weight {chosen.style_weight:g}, content layer "
+                    f"{chosen.content_layer}, style layers {', '.join(chosen.style_layers)}. Press Run for the "
+                    "full-size version.")
+            return [*values, gr.Tabs(selected=stylized.id), "Loaded into the Stylize tab.", note]
+
+        self.panels.select(load_cell, self.cells, [*restorable, tabs, self.status, stylized.status],
+                           api_visibility="private")
+
+        for button, (_, target, values) in zip(self.presets, PRESETS):
+            if target == "stylize":
+                chosen = [stylized.controls[name] for name in values]
+                button.click(lambda v=values: [*v.values(), gr.Tabs(selected=stylized.id)], None, [*chosen, tabs],
+                             queue=False, api_visibility="private").then(
+                    None, js=CLICK.format(stylized.run_btn.elem_id), api_visibility="private")
+                continue
+            button.click(lambda t=target, v=values: [t, *view_updates(t, v)], None, [self.view, *view_outputs],
                          queue=False, api_visibility="private").then(
-                None, js=CLICK.format("run"), api_visibility="private")
-            continue
-        button.click(lambda t=target, v=values: [t, *view_updates(t, v)], None, [view, *view_outputs], queue=False,
-                     api_visibility="private").then(None, js=CLICK.format("explain-run"), api_visibility="private")
-    return Built(run_event)
+                None, js=CLICK.format(self.run_btn.elem_id), api_visibility="private")
+
+    def history(self) -> list[Result]:
+        return [Result(self.id, self.run_event, explain_key, self.job.caption)]

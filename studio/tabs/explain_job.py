@@ -1,9 +1,9 @@
 """The Explain tab's job: one teaching view streamed as frames, and the handler that runs it for a visitor.
 
 On ZeroGPU `view_frames` runs in the GPU worker: plain values in (PIL images, numbers, strings), Frames of PIL
-images and plain dicts out. The handler (server process) checks the inputs, takes the visitor's one place on the
-job board, writes each panel once into the served files, and keeps the view's contact sheet for Stop, the
-history and the time-lapse.
+images and plain dicts out. The handler (server process) checks the inputs, runs the view through the job runner,
+writes each panel once into the served files, and keeps the view's contact sheet for the history and the
+time-lapse.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -24,9 +24,9 @@ from nst_core.images import decode_image
 from nst_core.names import LAYER_CHOICES
 
 from .. import controls
-from ..jobs import Frame, JobBoard, Keepsakes, on_gpu, session_of
-from ..limits import Limits
-from .stylize import join_board, user_error
+from ..jobs import Frame, on_gpu, session_of
+from ..runner import Throttle, status_update
+from ..tab import Shared
 
 LABELS = {"layers": "What each layer sees", "channel": "What a channel looks for",
           "reconstruct": "Content from each layer", "texture": "Style from growing layer sets",
@@ -35,9 +35,10 @@ LABELS = {"layers": "What each layer sees", "channel": "What a channel looks for
 DEFAULTS = {view: {name: p.default for name, p in inspect.signature(fn).parameters.items()
                    if p.default is not inspect.Parameter.empty} for view, fn in VIEWS.items()}
 COLUMNS = {"layers": 2, "channel": 2, "reconstruct": 4, "texture": 4, "shuffle": 5, "compare": 4, "grid": 3}
-UPDATE_INTERVAL = 0.1  # seconds between status updates: Stop is honoured at the next one
 PANEL_INTERVAL = 0.35  # at most ~3 panel updates a second: each changed panel is encoded, written and fetched
-SHEET_TILE = 160  # the contact sheet kept for Stop, the history and the time-lapse
+SHEET_TILE = 160  # the contact sheet kept for the history and the time-lapse
+
+Checked = tuple[str, list[Image.Image | None], dict[str, Any]]  # the view, its pictures, its options
 
 
 def explain_key(session: str) -> str:
@@ -54,25 +55,23 @@ def gpu_seconds(view: str, pictures: list, options: dict, seconds: float) -> int
 @on_gpu(duration=gpu_seconds)
 def view_frames(view: str, pictures: list[Image.Image | None], options: dict[str, Any],
                 seconds: float) -> Iterator[Frame]:
-    """The view's events as Frames: its panels at most every PANEL_INTERVAL (and when done), its status every
-    UPDATE_INTERVAL; the view is closed after `seconds`, keeping what it has drawn."""
+    """The view's events as Frames, as often as a Throttle allows (panels at most every PANEL_INTERVAL, and when
+    they change); the view is closed after `seconds`, keeping what it has drawn."""
     started = time.monotonic()
-    last_update = last_panels = 0.0
+    throttle = Throttle(picture=PANEL_INTERVAL)
     sent: tuple[int, ...] = ()
     events = VIEWS[view](*pictures, **options)
     try:
         for event in events:
-            now = time.monotonic()
-            late = now - started >= seconds
+            late = time.monotonic() - started >= seconds
             shown = tuple(id(p.image) for p in event.panels)
             # The last frame always carries the panels: an API call that reads only the result gets them all.
-            fresh = event.done or late or (shown != sent and now - last_panels >= PANEL_INTERVAL)
-            if not (fresh or event.done or late or now - last_update >= UPDATE_INTERVAL):
+            due = throttle.due(picture=shown != sent or event.done or late, last=event.done or late)
+            if not due.send:
                 continue
-            last_update = now
             panels = None
-            if fresh:
-                sent, last_panels = shown, now
+            if due.picture:
+                sent = shown
                 panels = [(p.name, p.title, p.image, dict(p.settings) if p.settings else None) for p in event.panels]
             status = event.status
             if late and not event.done:
@@ -87,9 +86,13 @@ def view_frames(view: str, pictures: list[Image.Image | None], options: dict[str
 
 # --- the handler (in the server process) ----------------------------------------------------------------------
 
-class ExplainTab:
-    def __init__(self, limits: Limits, board: JobBoard, files, keepsakes: Keepsakes) -> None:
-        self.limits, self.board, self.files, self.keepsakes = limits, board, files, keepsakes
+class ExplainJob:
+    """The tab's handler; `result_key(session)`: where the Stylize tab keeps the session's latest picture."""
+
+    def __init__(self, shared: Shared, result_key: Callable[[str], str]) -> None:
+        self.limits, self.runner = shared.limits, shared.runner
+        self.files, self.keepsakes = shared.files, shared.keepsakes
+        self.result_key = result_key
 
     def pictures(self, view: str, values: dict[str, Any], session: str) -> list[Image.Image | None]:
         """The pictures the view takes, in order, from the Stylize tab's photo and painting (or its result)."""
@@ -100,7 +103,7 @@ class ExplainTab:
                 if role is None:
                     raise NSTError("Look at the photo, the painting or the result.")
             if role == "result":
-                kept = self.keepsakes.last(session)
+                kept = self.keepsakes.last(self.result_key(session))
                 if kept is None:
                     raise NSTError("There is no result yet: run the Stylize tab first, or look at the photo.")
                 found.append(kept[0])
@@ -149,42 +152,42 @@ class ExplainTab:
 
     def run(self, values: dict[str, Any], request: Any) -> Iterator[tuple]:
         """Stream (panels, status, numbers, cell settings) updates for one view."""
-        session = session_of(request)
-        view = values["view"]
-        try:  # the view is one of VIEWS: its radio refuses anything else
+        view, session = values["view"], session_of(request)  # the view is one of VIEWS: its radio refuses others
+
+        def check() -> Checked:
             options = self.options(view, values)
-            pictures = self.pictures(view, values, session)
-        except NSTError as error:
-            raise user_error(error) from None
-        ticket = join_board(self.board, session)
+            return view, self.pictures(view, values, session), options
+
+        return self.runner.stream(request, check, self.frames, waiting=status_update(1, 4))
+
+    def frames(self, checked: Checked, session: str) -> Iterator[tuple]:
+        view, pictures, options = checked
         key = explain_key(session)
         self.keepsakes.begin(key)
         recipe = {"view": view, "settings": {"view": view, **{k: list(v) if isinstance(v, tuple) else v
                                                                for k, v in options.items() if k != "weights"}}}
         shown_numbers = None
         served: dict[int, tuple[Image.Image, str]] = {}  # the shown panels' files: an unchanged one is not re-encoded
+        for frame in view_frames(view, pictures, options, self.limits.job_seconds):
+            panels, numbers = frame.meta["panels"], frame.meta["numbers"]
+            table = numbers_markdown(view, numbers) if numbers != shown_numbers else gr.skip()
+            shown_numbers = numbers
+            if panels is None:
+                yield gr.skip(), frame.status, table, gr.skip()
+                continue
+            sheet = contact_sheet([(title, image) for _, title, image, _ in panels], tile=SHEET_TILE)
+            self.keepsakes.keep(key, sheet, recipe, sheet.size, frame.step, total=frame.meta["total"])
+            served = {id(image): served.get(id(image)) or (image, self.files.frame(image, "webp"))
+                      for _, _, image, _ in panels}  # holding each image keeps its id from being reused
+            gallery = [(served[id(image)][1], title) for _, title, image, _ in panels]
+            cells = [cell for _, _, _, cell in panels]
+            yield gr.update(value=gallery, columns=COLUMNS[view]), frame.status, table, cells
 
-        try:
-            for waiting in self.board.wait_for_slot(ticket):
-                yield gr.skip(), waiting, gr.skip(), gr.skip()
-            for frame in view_frames(view, pictures, options, self.limits.job_seconds):
-                panels, numbers = frame.meta["panels"], frame.meta["numbers"]
-                table = numbers_markdown(view, numbers) if numbers != shown_numbers else gr.skip()
-                shown_numbers = numbers
-                if panels is None:
-                    yield gr.skip(), frame.status, table, gr.skip()
-                    continue
-                sheet = contact_sheet([(title, image) for _, title, image, _ in panels], tile=SHEET_TILE)
-                self.keepsakes.keep(key, sheet, recipe, sheet.size, frame.step, total=frame.meta["total"])
-                served = {id(image): served.get(id(image)) or (image, self.files.frame(image, "webp"))
-                          for _, _, image, _ in panels}  # holding each image keeps its id from being reused
-                gallery = [(served[id(image)][1], title) for _, title, image, _ in panels]
-                cells = [cell for _, _, _, cell in panels]
-                yield gr.update(value=gallery, columns=COLUMNS[view]), frame.status, table, cells
-        except NSTError as error:
-            raise user_error(error) from None
-        finally:
-            self.board.leave(ticket)
+    @staticmethod
+    def caption(recipe: dict[str, Any], step: int) -> str:
+        """A few words about a view's contact sheet in the strip."""
+        settings = recipe.get("settings", {})
+        return f"Explain: {LABELS.get(settings.get('view'), 'a view')}, {settings.get('size', '?')} px"
 
 
 def whole(value: Any, label: str) -> int:

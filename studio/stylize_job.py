@@ -1,0 +1,102 @@
+"""The optimisation as a studio job, for every tab that runs it (Stylize, its comparison, the Fast tab's Refine).
+
+`checked_inputs` turns the Stylize tab's control values into the job's inputs in the server process;
+`stylize_frames` is the job: on ZeroGPU it runs in the GPU worker, plain values in, Frames out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from PIL import Image
+
+from nst_core import NSTError, Settings
+from nst_core.engine import Progress, check_paintings, plan_scales, resolve_backbone, stylize_iter
+from nst_core.features import pick_device
+from nst_core.images import decode_image
+
+from . import controls
+from .jobs import Frame, on_gpu
+from .limits import Limits
+from .runner import Throttle
+
+SECONDS_PER_MEGAPIXEL_STEP = 0.02  # ZeroGPU reservation per step (GPU, bf16); generous against notes/performance.md
+
+
+def checked_inputs(values: dict[str, Any], limits: Limits) -> tuple[Image.Image, list[Image.Image], Settings]:
+    """(photo, paintings, settings) from the Stylize tab's values, checked against this server's limits."""
+    if values["content"] is None:
+        raise NSTError("Add a content photo first.")
+    if values["style"] is None:
+        raise NSTError("Pick a style from the gallery or upload a painting.")
+    settings = controls.settings_from(values, limits)
+    content = decode_image(values["content"])
+    styles = [decode_image(values[name]) for name in ("style", "style_2", "style_3") if values[name] is not None]
+    check_paintings(styles, plan_scales(content.size, settings)[-1], settings)  # before the job queues
+    pick_device(settings.device)
+    return content, styles, settings
+
+
+def status_line(event: Progress) -> str:
+    memory = ""
+    if torch.cuda.is_available():
+        memory = f" · GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
+    head = "**Done**" if event.done else f"Step **{event.step}/{event.total}**"
+    eta = "" if event.done else f" · about {event.eta:.0f} s to go"
+    tiles = f" in {event.tiles} tiles" if event.tiles > 1 else ""
+    text = (f"{head} · {event.rate:.2f} steps/s · {event.elapsed:.0f} s{eta} · {event.size[0]}×{event.size[1]} "
+            f"(scale {event.scale} of {event.scales}{tiles}) · {event.device}{memory}")
+    if event.message:
+        text += f"\n\n{event.message}"
+    return text
+
+
+def chart_rows(event: Progress, show_layers: bool) -> list[dict]:
+    """The step's losses as chart rows: the total and each group of terms (TV only when it is on: the objective
+    has no TV term when it is off), and each style layer when asked. A value that was not finite has no point."""
+    terms = {"total": event.loss, **event.groups}
+    if show_layers:
+        terms.update({name.partition(":")[2]: value for name, value in event.terms.items()
+                      if name.startswith("style:")})
+    return [{"step": event.step, "loss": value, "term": term} for term, value in terms.items() if value is not None]
+
+
+def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_layers: bool,
+                init_image: Image.Image | None = None) -> int:
+    """ZeroGPU seconds to reserve for a job: its steps at their pixel counts, within the server's job limit."""
+    megapixels = settings.size ** 2 * 0.75 / 1e6
+    return int(min(settings.max_seconds, 20 + settings.iterations * (0.004 + SECONDS_PER_MEGAPIXEL_STEP * megapixels)))
+
+
+@on_gpu(duration=gpu_seconds)
+def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Settings,
+                   show_layers: bool, init_image: Image.Image | None = None) -> Iterator[Frame]:
+    """The engine's events as Frames, as often as a Throttle allows, and the last event with the final picture and
+    its recipe. `init_image`: where the optimisation starts instead of settings.init (the Fast tab's Refine)."""
+    yield Frame("Loading the VGG weights (first run only, then they stay loaded)…")
+    backbone = resolve_backbone(settings)
+    rows: list[dict] = []
+    throttle = Throttle()
+    scale, highest = 1, 0.0
+    events = stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image)
+    try:
+        for event in events:
+            if event.step == 1:  # the chart draws only the series it saw first: name each scale's marker now
+                rows += [{"step": 1, "loss": None, "term": f"scale {k} starts"} for k in range(2, event.scales + 1)]
+            if event.scale != scale:  # a grey vertical line: the loss jumps when the image is enlarged
+                scale = event.scale
+                rows += [{"step": event.step - 0.5, "loss": y, "term": f"scale {scale} starts"} for y in (0, highest)]
+            step_rows = chart_rows(event, show_layers)
+            highest = max([highest, *(row["loss"] for row in step_rows if math.isfinite(row["loss"]))])
+            rows += step_rows
+            due = throttle.due(picture=event.preview is not None, last=event.done)
+            if not due.send:
+                continue
+            yield Frame(status_line(event), event.preview if due.picture else None, tuple(rows), event.step,
+                        event.done, dict(event.recipe) if event.recipe else None, event.output_size)
+            rows = []
+    finally:
+        events.close()
