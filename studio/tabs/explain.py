@@ -136,10 +136,8 @@ class ExplainTab:
         inputs = [self.view, stylized.controls["content"], stylized.controls["style"], options["source"],
                   options["layer"], options["channel"], options["layers"], options["sets"], options["tiles"],
                   options["rows"], self.size, options["steps"], self.weights]
-        # A new run starts from an empty page: the last view's pictures would pass for this one's first.
         outputs = [self.panels, self.status, self.numbers, self.cells]
-        self.run_event = run_button(self.run_btn, explain, inputs, outputs, api_name="explain", concurrency_limit=8,
-                                    cleared={self.panels: None, self.numbers: ""})
+        self.run_event = run_button(self.run_btn, explain, inputs, outputs, api_name="explain", concurrency_limit=8)
         stop_button(self.stop_btn, self.run_event,
                     lambda: "Stopped. The pictures so far stay; the history below keeps them.", [self.status])
 

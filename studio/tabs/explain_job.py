@@ -162,6 +162,8 @@ class ExplainJob:
 
     def frames(self, checked: Checked, session: str) -> Iterator[tuple]:
         view, pictures, options = checked
+        # The last view's pictures and numbers stay until this view's first ones replace them: a view that fails
+        # (weights that cannot be loaded) leaves them, as a refused one does.
         key = explain_key(session)
         self.keepsakes.begin(key)
         recipe = {"view": view, "settings": {"view": view, **{k: list(v) if isinstance(v, tuple) else v

@@ -131,12 +131,14 @@ class FastTab:
         jobs = self.jobs
         instant = [self.photo, self.choice, self.model_file, self.size]
         shown = [self.result, self.status, self.download]
+        # No progress overlays: after a mistake they marked the picture, status and download "Error" (runner.reported).
+        calm = {"show_progress": "hidden"}
         self.instant_events = [
-            self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4),
-            *(trigger(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4)
+            self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4, **calm),
+            *(trigger(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4, **calm)
               for trigger in (self.choice.change, self.size.release)),
             self.model_file.change(check_model_file, self.model_file, self.status, api_visibility="private").success(
-                jobs.stylize, instant, shown, api_visibility="private"),
+                jobs.stylize, instant, shown, api_visibility="private", **calm),
         ]
         self.camera.stream(jobs.live, [self.camera, self.choice, self.model_file], self.live, stream_every=STREAM_EVERY,
                            time_limit=self.limits.job_seconds, concurrency_limit=self.limits.queue_size,
@@ -157,8 +159,7 @@ class FastTab:
 
         self.train_event = run_button(self.train_btn, train, [self.photo, self.painting, self.seconds],
                                       [self.learning, self.train_status, self.chart, self.model_file],
-                                      api_name="fast_train", concurrency_limit=self.limits.queue_size,
-                                      cleared={self.chart: None})
+                                      api_name="fast_train", concurrency_limit=self.limits.queue_size)
         self.refine_event = run_button(self.refine_btn, refine, instant, shown, api_name="fast_refine",
                                        concurrency_limit=self.limits.queue_size)
         stop_button(self.train_stop, self.train_event, jobs.after_train_stop, [self.train_status, self.model_file])

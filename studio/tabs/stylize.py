@@ -69,14 +69,21 @@ class StylizeTab:
         if instant is not None:
             picture, recipe = instant
             self.keepsakes.keep(self.key(session), picture, recipe, picture.size, 0)
-            yield picture, INSTANT_NOTE, gr.skip(), gr.skip()
+            yield picture, INSTANT_NOTE, None, None  # the last run's chart and download are not this picture's
         # This run's frames make its time-lapse (the instant picture is not one of them).
         self.keepsakes.begin(self.key(session))
 
     def frames(self, inputs: Inputs, session: str) -> Iterator[tuple]:
         content, styles, settings, show_layers = inputs
         rows: list[dict] = []
+        fresh = False
         for frame in stylize_frames(content, styles, settings, show_layers):
+            if not fresh and (frame.rows or frame.image is not None):
+                # The last run's chart and download go when this run has its own: not before (a run that fails
+                # loading its weights leaves them with the last picture), nor after (they would pass for this
+                # run's). Emptying the chart also empties its legend, which otherwise kept the last run's series.
+                fresh = True
+                yield gr.skip(), frame.status, None, None
             rows += frame.rows
             chart = loss_table(rows) if frame.rows else gr.skip()
             if frame.image is None:
@@ -176,11 +183,9 @@ class StylizeTab:
         stylize.__annotations__ = {"request": gr.Request}
         stylize.__doc__ = ("Stylize `content` in the style of `style` (optionally style_2 and style_3), streaming "
                            "previews.")
-        # Clearing the chart also clears its legend, which otherwise kept the last run's series.
         self.run_event = run_button(self.run_btn, stylize, self.inputs,
                                     [self.result, self.status, self.chart, self.download], api_name="stylize",
-                                    concurrency_limit=self.limits.queue_size,
-                                    cleared={self.download: None, self.chart: None})
+                                    concurrency_limit=self.limits.queue_size)
         self.run_btn.click(None, js=SHOW_RESULT, api_visibility="private")
         stop_button(self.stop_btn, self.run_event, self.after_stop, [self.status, self.download])
         self.recipe_file.upload(self.restore, self.recipe_file, [self.controls[c.name] for c in RESTORABLE] +
