@@ -19,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from nst_core import NSTError, Settings
-from nst_core.backbones import SOURCES
+from nst_core.backbones import SOURCES, is_cached
 from nst_core.config import field_info
 
 from .components import NumberSlider, PaintingImage, UploadedImage
@@ -95,9 +95,9 @@ class Control:
             return gr.Radio(choices, value=value, **common)
         return gr.Dropdown(choices, value=value, **common)
 
-    def choices(self) -> list[str]:
+    def choices(self) -> list[str] | list[tuple[str, str]]:
         if self.name == "weights":
-            return weights_choices()
+            return weights_menu()
         return list(field_info(self.setting)["choices"])
 
 
@@ -141,10 +141,41 @@ RESTORABLE = [c for c in CONTROLS if c.setting is not None]
 
 
 # --- the weights menu: source names and the server's own file, never an arbitrary path --------------------
+# Each option says whether it works here without the internet ("ready"): a look at torch's hub cache, no network
+# call. Those that work come first (the first is the default): the server's NST_WEIGHTS file, then downloaded
+# sources; then the sources that download on first use; untrained, a teaching option, last.
+
+READY = "ready"
+# How to use the studio offline, for the sentence that says a source could not be fetched (runner.user_errors).
+OFFLINE_WAY_OUT = (f"choose one marked {READY} under Network weights, or start the server with NST_WEIGHTS set "
+                   "to a VGG weights file")
+
+
+def weights_menu() -> list[tuple[str, str]]:
+    """The Network weights options as (label, value): the value is what the API takes."""
+    local = os.environ.get("NST_WEIGHTS")
+    named = [name for name in SOURCES if name != "untrained"]
+    menu = [(f"local: {Path(local).name} ({READY}: this server's NST_WEIGHTS file)", f"local: {Path(local).name}")] \
+        if local else []
+    menu += [(f"{name} ({READY}: downloaded)", name) for name in named if is_cached(name)]
+    menu += [(f"{name} (not downloaded: needs the internet on first use)", name) for name in named
+             if not is_cached(name)]
+    return [*menu, (f"untrained ({READY}: random weights, nothing to download)", "untrained")]
+
 
 def weights_choices() -> list[str]:
-    local = os.environ.get("NST_WEIGHTS")
-    return ([f"local: {Path(local).name}"] if local else []) + list(SOURCES)
+    """The Network weights options' values, in the menu's order (the first is the default)."""
+    return [value for _, value in weights_menu()]
+
+
+def refresh_on_load(menu: gr.Dropdown) -> None:
+    """On each page load, the menu's options and default as they are now: a source downloaded since the server
+    started is ready (the page itself is built once)."""
+
+    def now() -> Any:
+        return gr.update(choices=weights_menu(), value=weights_choices()[0])
+
+    gr.on(None, now, None, menu, queue=False, show_progress="hidden", api_visibility="private")
 
 
 def weights_from_choice(choice: Any) -> str:

@@ -21,6 +21,7 @@ import gradio as gr
 from nst_core import NSTError
 from nst_core.errors import NotDownloaded
 
+from .controls import OFFLINE_WAY_OUT
 from .jobs import JobBoard, session_of
 
 Checked = TypeVar("Checked")
@@ -37,8 +38,9 @@ def user_errors() -> Iterator[None]:
         yield
     except NSTError as error:
         text = str(error)
-        if isinstance(error, NotDownloaded):
-            text = text.removesuffix(".") + "; choose another option under Network weights."
+        if isinstance(error, NotDownloaded):  # what to do instead, in a sentence short enough for a toast
+            weights = f"The {error.source} weights" if error.source else "These weights"
+            text = f"{weights} are not downloaded and this server could not fetch them; {OFFLINE_WAY_OUT}."
         raise gr.Error(text, print_exception=False) from None
 
 

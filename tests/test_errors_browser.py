@@ -95,3 +95,34 @@ def test_an_error_keeps_the_last_picture_and_no_panel_shows_a_badge(page, shared
     assert download_href(page) == download, "the last picture's download is gone"
     page.locator("#result").scroll_into_view_if_needed()
     screenshot(page, "error-after-a-good-run.png")
+
+
+def add_photo_and_painting(page, shared_images, painting: int = 1) -> None:
+    page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
+    page.wait_for_selector("#content img", state="visible", timeout=30_000)
+    page.locator("#gallery button.thumbnail-item").nth(painting).click()
+    page.wait_for_selector("#style img", state="visible", timeout=30_000)
+
+
+def test_offline_the_weights_menu_says_what_works_and_the_status_names_nst_weights(offline_server, shared_images,
+                                                                                  tmp_path):
+    """Issue 21 (2): offline without NST_WEIGHTS every trained option failed alike, each sentence sent the newcomer
+    to "another option", and the status stayed "Loading the VGG weights…" under a red badge."""
+    with studio_page(offline_server.url, tmp_path / "profile", LAPTOP) as page:
+        page.get_by_text("Advanced", exact=True).click()
+        page.get_by_label("Network weights", exact=True).click()
+        options = page.get_by_role("option").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+        assert options[0].startswith("vgg19 (not downloaded") and options[-1].startswith("untrained (ready")
+        assert all("not downloaded" in option for option in options[:-1]), options
+        screenshot(page, "offline-weights-menu.png")
+        page.keyboard.press("Escape")
+
+        add_photo_and_painting(page, shared_images)
+        set_slider(page, "Output size (px)", 64)
+        page.click("#run")
+        toast(page, "NST_WEIGHTS")
+        page.wait_for_selector("#run:not([disabled])", timeout=10_000)
+        assert "NST_WEIGHTS" in status(page) and "marked ready" in status(page)
+        assert badges(page) == []
+        page.locator("#status").scroll_into_view_if_needed()
+        screenshot(page, "offline-run.png")

@@ -158,11 +158,12 @@ def test_a_one_shot_handler_reports_like_a_job():
     assert caught.value.message == "The image file is damaged or incomplete."
 
 
-def test_a_missing_download_says_where_to_choose_another():
+def test_a_missing_download_says_what_to_do_instead():
     with pytest.raises(gr.Error) as caught, user_errors():
-        raise NotDownloaded("The VGG-19 weights are not downloaded.")
-    assert caught.value.message == ("The VGG-19 weights are not downloaded; choose another option under "
-                                    "Network weights.")
+        raise NotDownloaded("The vgg19 weights are not downloaded.", "vgg19")
+    assert caught.value.message == ("The vgg19 weights are not downloaded and this server could not fetch them; "
+                                    "choose one marked ready under Network weights, or start the server with "
+                                    "NST_WEIGHTS set to a VGG weights file.")
 
 
 def test_a_status_update_leaves_the_other_outputs_alone():

@@ -102,7 +102,7 @@ class ExplainTab:
                                          info="small is quick: each view starts at a size that takes under a minute")
                 self.options["steps"] = NumberSlider(1, top_steps, value=min(start["steps"], top_steps), step=1,
                                                      label="Steps", info="optimisation steps of each picture")
-                self.weights = gr.Dropdown(controls.weights_choices(), value=controls.weights_choices()[0],
+                self.weights = gr.Dropdown(controls.weights_menu(), value=controls.weights_choices()[0],
                                            label="Network weights", info="compare: the trained network")
                 with gr.Row():
                     self.run_btn = gr.Button("Run", variant="primary", elem_id="explain-run")
@@ -120,6 +120,7 @@ class ExplainTab:
         start = DEFAULTS[FIRST_VIEW]
         view_outputs = [self.caption, *(options[name] for name in USED_BY), self.size]
         self.view.input(view_updates, self.view, view_outputs, queue=False, api_visibility="private")
+        controls.refresh_on_load(self.weights)
 
         def explain(view: str = FIRST_VIEW, content: Any = None, style: Any = None, source: str = "photo",
                     layer: str = "relu3_1", channel: str = "", layers: list[str] | None = None,

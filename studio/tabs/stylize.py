@@ -173,6 +173,7 @@ class StylizeTab:
             return self.gallery[evt.index][0]
 
         self.styles_gallery.select(pick_style, None, self.controls["style"], api_visibility="private")
+        controls.refresh_on_load(self.controls["weights"])
 
         def stylize(*values: Any) -> Iterator[tuple]:
             *values, request = values  # Gradio passes the request where the signature below says

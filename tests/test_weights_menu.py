@@ -1,0 +1,72 @@
+"""The Network weights menu says what works here, without a network call (issue 21, defect 2): offline without
+NST_WEIGHTS, every option but `untrained` failed the same way and the sentence sent the visitor round them."""
+
+from __future__ import annotations
+
+import pickle
+
+import gradio as gr
+import pytest
+import torch
+
+from nst_core.backbones import arch_of_weights, hub_file, is_cached
+from nst_core.errors import NotDownloaded
+from studio import controls
+from studio.runner import user_errors
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """An empty torch hub cache, and no NST_WEIGHTS."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.delenv("NST_WEIGHTS", raising=False)
+    return tmp_path
+
+
+def test_a_source_is_ready_once_its_file_is_in_the_hub_cache(hub):
+    assert not is_cached("vgg16") and is_cached("untrained")
+    path = hub_file("vgg16")
+    assert path.parent == hub / "checkpoints" and path.name.endswith(".pth")
+    path.parent.mkdir()
+    path.write_bytes(b"")
+    assert is_cached("vgg16") and not is_cached("vgg19")
+
+
+def test_the_menu_marks_what_works_here_and_puts_it_first(hub, monkeypatch, real_weights):
+    menu = controls.weights_menu()
+    assert [value for _, value in menu] == ["vgg19", "vgg16", "vgg19-caffe", "vgg16-caffe", "untrained"]
+    assert all("not downloaded" in label and "internet" in label for label, value in menu if value != "untrained")
+    assert menu[-1][0].startswith(f"untrained ({controls.READY}")
+
+    hub_file("vgg16-caffe").parent.mkdir()
+    hub_file("vgg16-caffe").write_bytes(b"")
+    assert controls.weights_menu()[0] == (f"vgg16-caffe ({controls.READY}: downloaded)", "vgg16-caffe")
+
+    monkeypatch.setenv("NST_WEIGHTS", str(real_weights))
+    label, value = controls.weights_menu()[0]
+    assert value == "local: vgg16-caffe-features.pth" and controls.READY in label and "NST_WEIGHTS" in label
+    assert controls.weights_choices()[0] == value == controls.defaults(controls.Limits())["weights"]
+    assert controls.weights_from_choice(value) == str(real_weights)
+
+
+@pytest.mark.parametrize("source", ["vgg19", "vgg16-caffe", None])
+def test_a_source_that_cannot_be_fetched_names_the_way_out(source):
+    with pytest.raises(gr.Error) as caught, user_errors():
+        raise NotDownloaded("The weights are not downloaded yet and could not be fetched.", source)
+    message = caught.value.message
+    assert "marked ready under Network weights" in message and "NST_WEIGHTS" in message
+    assert message.startswith(f"The {source} weights" if source else "These weights")
+    assert "choose another option" not in message and len(message) < 200 and message.count(".") == 1
+
+
+def test_the_source_survives_pickling():
+    error = pickle.loads(pickle.dumps(NotDownloaded("The vgg16 weights are not downloaded.", "vgg16")))
+    assert error.source == "vgg16" and str(error) == "The vgg16 weights are not downloaded."
+
+
+def test_the_architecture_of_a_weights_file_is_read_cheaply(real_weights, tmp_path):
+    assert arch_of_weights(str(real_weights)) == "vgg16"
+    assert arch_of_weights("vgg19-caffe") == "vgg19" and arch_of_weights("untrained") == "vgg19"
+    text = tmp_path / "notes.pth"
+    text.write_text("not a checkpoint")
+    assert arch_of_weights(str(text)) is None and arch_of_weights(str(tmp_path / "absent.pth")) is None
