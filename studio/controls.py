@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,9 @@ from typing import Any
 import gradio as gr
 
 from nst_core import NSTError, Settings
-from nst_core.backbones import SOURCES, is_cached
+from nst_core.backbones import SOURCES, arch_of_weights, is_cached
 from nst_core.config import field_info
+from nst_core.names import LAYER_CHOICES, block_of, layer_names
 
 from .components import NumberSlider, PaintingImage, UploadedImage
 from .limits import Limits
@@ -168,14 +169,84 @@ def weights_choices() -> list[str]:
     return [value for _, value in weights_menu()]
 
 
-def refresh_on_load(menu: gr.Dropdown) -> None:
-    """On each page load, the menu's options and default as they are now: a source downloaded since the server
-    started is ready (the page itself is built once)."""
+def refresh_on_load(menu: gr.Dropdown, layer_menus: Iterable[gr.components.Component] = ()) -> None:
+    """On each page load, the menu's options and default as they are now (a source downloaded since the server
+    started is ready: the page itself is built once), and `layer_menus` offering that default's layers only."""
+    layer_menus = list(layer_menus)
 
-    def now() -> Any:
-        return gr.update(choices=weights_menu(), value=weights_choices()[0])
+    def now() -> list:
+        default = weights_choices()[0]
+        layers = gr.update(choices=list(network_layers(default)))
+        return [gr.update(choices=weights_menu(), value=default), *[layers] * len(layer_menus)]
 
-    gr.on(None, now, None, menu, queue=False, show_progress="hidden", api_visibility="private")
+    gr.on(None, now, None, [menu, *layer_menus], queue=False, show_progress="hidden", api_visibility="private")
+
+
+# --- each network's layers: VGG-16 lacks relu3_4, relu4_4 and relu5_4 ------------------------------------------
+# The components are built with VGG-19's layers (the API's choices, whatever its weights); the page offers the
+# chosen network's only, and a run naming a layer its network lacks is refused before it queues.
+
+def network_name(arch: str) -> str:
+    return f"VGG-{arch.removeprefix('vgg')}"
+
+
+def network_of(choice: Any) -> str:
+    """vgg16 or vgg19: the network a Network weights option loads (vgg19 where that cannot be told: a file that is
+    not a checkpoint says so when it loads)."""
+    try:
+        return arch_of_weights(weights_from_choice(choice)) or "vgg19"
+    except NSTError:
+        return "vgg19"
+
+
+def network_layers(choice: Any) -> tuple[str, ...]:
+    """The layers a Network weights option's network has."""
+    return tuple(name for name in layer_names(network_of(choice)) if name.startswith("relu"))
+
+
+def listed(names: Iterable[str], last: str) -> str:
+    """["a", "b", "c"], "or" -> "a, b or c", in the network's order."""
+    names = sorted(set(names), key=LAYER_CHOICES.index)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
+def check_network_layers(weights: str, layers: Iterable[str]) -> None:
+    """Refuse, with one sentence, layers the weights' network lacks."""
+    arch = arch_of_weights(weights)
+    if arch is None:
+        return
+    have = [n for n in layer_names(arch) if n.startswith("relu")]
+    missing = [layer for layer in layers if layer not in have]
+    if missing:
+        raise NSTError(f"{network_name(arch)} has no layer {listed(missing, 'or')}; choose among {', '.join(have)}.")
+
+
+def nearest_layer(layer: str, have: tuple[str, ...]) -> str:
+    """The deepest layer of the same block the network has (relu4_4 -> relu4_3), else the default."""
+    same = [name for name in have if block_of(name) == block_of(layer) and name <= layer]
+    return same[-1] if same else DEFAULTS.content_layer
+
+
+def network_change(choice: Any, content_layer: Any, style_layers: Any, *, label: str = "the content layer") -> tuple:
+    """Another Network weights option: the layer menus offer its network's layers only; a chosen layer it lacks is
+    replaced (content, called `label` in the note) or unticked (style), and the note (else gr.skip()) says so."""
+    have = network_layers(choice)
+    content = content_layer if content_layer in have else nearest_layer(str(content_layer), have)
+    chosen = [layer for layer in (style_layers or ()) if layer in have]
+    dropped = [layer for layer in (style_layers or ()) if layer not in have]
+    if not chosen:
+        chosen = [layer for layer in DEFAULTS.style_layers if layer in have]
+    changes = []
+    if dropped:
+        verb = "is" if len(dropped) == 1 else "are"
+        changes.append(f"{listed(dropped, 'and')} {verb} unticked from the style layers")
+    if content != content_layer:
+        changes.append(f"{label} is {content} instead of {content_layer}")
+    note = gr.skip()
+    if changes:
+        missing = [layer for layer in [content_layer, *dropped] if layer not in have]
+        note = f"{network_name(network_of(choice))} has no layer {listed(missing, 'or')}, so {', and '.join(changes)}."
+    return gr.update(choices=list(have), value=content), gr.update(choices=list(have), value=chosen), note
 
 
 def weights_from_choice(choice: Any) -> str:

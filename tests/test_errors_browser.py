@@ -126,3 +126,37 @@ def test_offline_the_weights_menu_says_what_works_and_the_status_names_nst_weigh
         assert badges(page) == []
         page.locator("#status").scroll_into_view_if_needed()
         screenshot(page, "offline-run.png")
+
+
+def style_layer_boxes(page) -> list[str]:
+    """The style layers the page offers (its checkbox labels)."""
+    return page.evaluate("""() => { const block = [...document.querySelectorAll('.block')].find(
+        b => b.querySelector('[data-testid="block-info"]')?.innerText.trim() === 'Style layers');
+        return block ? [...block.querySelectorAll('label')].map(l => l.innerText.trim()) : []; }""")
+
+
+def test_vgg16_weights_offer_only_vgg16s_layers(page):
+    """Issue 21 (9): relu3_4, relu4_4 and relu5_4 were offered on the VGG-16 weights (the shared server's default)
+    and failed only at Run; switching networks now narrows the menus at once and says what changed."""
+    # The page is built with VGG-19's layers (the API's); its load narrows them to the default network's.
+    page.wait_for_function("() => document.body.innerText.includes('relu5_3') "
+                           "&& !document.body.innerText.includes('relu5_4')", timeout=30_000)
+    offered = style_layer_boxes(page)
+    assert "relu5_3" in offered and not {"relu3_4", "relu4_4", "relu5_4"} & set(offered), offered
+
+    page.get_by_text("Advanced", exact=True).click()
+    choose(page, "Network weights", "untrained")  # a VGG-19
+    page.wait_for_function("() => document.body.innerText.includes('relu5_4')", timeout=10_000)
+    page.locator("label").filter(has_text="relu5_4").first.click()
+    choose(page, "Content layer", "relu4_4")
+    choose(page, "Network weights", "vgg16-caffe-features.pth")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('VGG-16 has no layer')",
+                           timeout=10_000)
+    assert status(page) == ("VGG-16 has no layer relu4_4 or relu5_4, so relu5_4 is unticked from the style layers, "
+                            "and the content layer is relu4_3 instead of relu4_4.")
+    assert "relu5_4" not in style_layer_boxes(page)
+    assert page.get_by_label("Content layer", exact=True).input_value() == "relu4_3"
+    page.locator("#status").scroll_into_view_if_needed()
+    screenshot(page, "vgg16-layers.png")
+    page.get_by_label("Content layer", exact=True).scroll_into_view_if_needed()
+    screenshot(page, "vgg16-layer-menus.png")

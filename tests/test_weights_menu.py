@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from nst_core.backbones import arch_of_weights, hub_file, is_cached
-from nst_core.errors import NotDownloaded
+from nst_core.errors import NotDownloaded, NSTError
 from studio import controls
 from studio.runner import user_errors
 
@@ -70,3 +70,40 @@ def test_the_architecture_of_a_weights_file_is_read_cheaply(real_weights, tmp_pa
     text = tmp_path / "notes.pth"
     text.write_text("not a checkpoint")
     assert arch_of_weights(str(text)) is None and arch_of_weights(str(tmp_path / "absent.pth")) is None
+
+
+# --- each network's layers (issue 21, defect 9: relu3_4, relu4_4 and relu5_4 were offered on VGG-16) -------------
+
+VGG16_LAYERS = ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu4_1", "relu4_2",
+                "relu4_3", "relu5_1", "relu5_2", "relu5_3")
+
+
+def test_each_option_offers_its_networks_layers(monkeypatch, real_weights):
+    monkeypatch.setenv("NST_WEIGHTS", str(real_weights))
+    assert controls.network_layers("local: vgg16-caffe-features.pth") == VGG16_LAYERS
+    assert controls.network_layers("vgg16") == VGG16_LAYERS
+    assert "relu5_4" in controls.network_layers("vgg19-caffe") and "relu5_4" in controls.network_layers("untrained")
+
+
+def test_a_new_network_replaces_or_unticks_the_layers_it_lacks_and_says_so():
+    content, styles, note = controls.network_change("vgg16", "relu4_4", ["relu1_1", "relu3_4", "relu5_4"])
+    assert content["choices"] == styles["choices"] == list(VGG16_LAYERS)
+    assert content["value"] == "relu4_3" and styles["value"] == ["relu1_1"]
+    assert note == ("VGG-16 has no layer relu3_4, relu4_4 or relu5_4, so relu3_4 and relu5_4 are unticked from the "
+                    "style layers, and the content layer is relu4_3 instead of relu4_4.")
+    content, styles, note = controls.network_change("vgg16", "relu4_1", ["relu5_4"])
+    assert styles["value"] == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]  # none left: the defaults
+    content, styles, note = controls.network_change("vgg19", "relu4_4", ["relu5_4"])
+    assert content["value"] == "relu4_4" and styles["value"] == ["relu5_4"] and note == gr.skip()
+
+
+def test_a_layer_the_network_lacks_is_refused_before_the_job(real_weights, shared_images):
+    from studio.limits import Limits
+    from studio.stylize_job import checked_inputs
+
+    values = controls.defaults(Limits())
+    values.update(content=str(shared_images / "tubingen.jpg"), style=str(shared_images / "starry_night.jpg"),
+                  weights="vgg16", style_layers=["relu1_1", "relu5_4"])
+    with pytest.raises(NSTError) as caught:
+        checked_inputs(values, Limits())
+    assert str(caught.value) == ("VGG-16 has no layer relu5_4; choose among " + ", ".join(VGG16_LAYERS) + ".")

@@ -120,7 +120,15 @@ class ExplainTab:
         start = DEFAULTS[FIRST_VIEW]
         view_outputs = [self.caption, *(options[name] for name in USED_BY), self.size]
         self.view.input(view_updates, self.view, view_outputs, queue=False, api_visibility="private")
-        controls.refresh_on_load(self.weights)
+        controls.refresh_on_load(self.weights, [options["layer"]])
+
+        def network_change(choice: str, layer: str) -> tuple:
+            """Another network: the layer menu offers its layers only; a chosen layer it lacks is replaced."""
+            update, _, note = controls.network_change(choice, layer, [], label="the layer")
+            return update, note
+
+        self.weights.change(network_change, [self.weights, options["layer"]], [options["layer"], self.status],
+                            queue=False, show_progress="hidden", api_visibility="private")
 
         def explain(view: str = FIRST_VIEW, content: Any = None, style: Any = None, source: str = "photo",
                     layer: str = "relu3_1", channel: str = "", layers: list[str] | None = None,

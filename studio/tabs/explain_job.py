@@ -131,6 +131,7 @@ class ExplainJob:
         if view in ("layers", "channel"):
             if values["layer"] not in LAYER_CHOICES:
                 raise NSTError(f"Layer must be one of {', '.join(LAYER_CHOICES)}.")
+            controls.check_network_layers(chosen["weights"], [values["layer"]])
             chosen["layer"] = values["layer"]
             channel = str(values["channel"] or "").strip()
             if channel:

@@ -173,7 +173,12 @@ class StylizeTab:
             return self.gallery[evt.index][0]
 
         self.styles_gallery.select(pick_style, None, self.controls["style"], api_visibility="private")
-        controls.refresh_on_load(self.controls["weights"])
+        # The layer menus offer the chosen network's layers only (VGG-16 lacks relu3_4, relu4_4 and relu5_4).
+        layers = [self.controls["content_layer"], self.controls["style_layers"]]
+        controls.refresh_on_load(self.controls["weights"], layers)
+        self.controls["weights"].change(controls.network_change, [self.controls["weights"], *layers],
+                                        [*layers, self.status], queue=False, show_progress="hidden",
+                                        api_visibility="private")
 
         def stylize(*values: Any) -> Iterator[tuple]:
             *values, request = values  # Gradio passes the request where the signature below says
