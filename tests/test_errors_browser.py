@@ -160,3 +160,28 @@ def test_vgg16_weights_offer_only_vgg16s_layers(page):
     screenshot(page, "vgg16-layers.png")
     page.get_by_label("Content layer", exact=True).scroll_into_view_if_needed()
     screenshot(page, "vgg16-layer-menus.png")
+
+
+def test_an_upload_that_is_not_a_picture_is_refused_and_a_tiny_one_is_told(page, tmp_path):
+    """Issue 21 (9): a text file renamed .jpg was accepted with a broken-image sliver, and a 1x1 PNG ran into a
+    256x256 near-copy of the painting without a word."""
+    from PIL import Image
+
+    text, dot = tmp_path / "holiday.jpg", tmp_path / "dot.png"
+    text.write_text("this is text, not a picture\n")
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(dot)
+
+    page.set_input_files("#content input[type=file]", str(text))
+    toast(page, "This file is not an image we accept")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('not an image')",
+                           timeout=10_000)
+    page.wait_for_selector("#content img", state="detached", timeout=10_000)  # the box is empty again
+    assert status(page) == "This file is not an image we accept: use JPEG, PNG, WebP, GIF, BMP or TIFF."
+    assert badges(page, ("content", "status")) == []
+    screenshot(page, "upload-not-a-picture.png")
+
+    page.set_input_files("#content input[type=file]", str(dot))
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('only 1×1 pixels')",
+                           timeout=10_000)
+    assert page.locator("#content img").count() == 1  # kept: the visitor may mean it
+    screenshot(page, "upload-tiny.png")

@@ -20,7 +20,7 @@ from nst_core.gallery import get_style
 
 from ..buttons import run_button, stop_button
 from ..charts import TERM_COLOURS
-from ..components import NumberSlider, PaintingImage, UploadedImage, gallery_items
+from ..components import NumberSlider, PaintingImage, UploadedImage, check_uploads, gallery_items
 from ..tab import Result, Shared, run_length
 from .fast_job import FastJobs, check_model_file, instant_key, refine_key, train_key
 
@@ -148,6 +148,8 @@ class FastTab:
             return self.gallery[evt.index][0]
 
         self.styles_gallery.select(pick_painting, None, self.painting, api_visibility="private")
+        check_uploads(self.photo, "photo", reported_elsewhere=True)  # its picture's own event says why it fails
+        check_uploads(self.painting, "painting", self.train_status)
 
         def train(photo: Any, painting: Any, seconds: float, request: gr.Request) -> Iterator[tuple]:
             """Train a fast network for `painting`, showing its output on `photo`, for at most `seconds`."""

@@ -21,7 +21,7 @@ from nst_core.images import read_recipe
 from .. import controls
 from ..buttons import run_button, stop_button
 from ..charts import TERM_COLOURS, loss_table
-from ..components import gallery_items
+from ..components import check_uploads, gallery_items
 from ..controls import CONTROLS, RESTORABLE
 from ..jobs import session_of
 from ..keepsakes import stopped_download
@@ -173,6 +173,9 @@ class StylizeTab:
             return self.gallery[evt.index][0]
 
         self.styles_gallery.select(pick_style, None, self.controls["style"], api_visibility="private")
+        for name, what in (("content", "photo"), ("style", "painting"), ("style_2", "second painting"),
+                           ("style_3", "third painting")):
+            check_uploads(self.controls[name], what, self.status)
         # The layer menus offer the chosen network's layers only (VGG-16 lacks relu3_4, relu4_4 and relu5_4).
         layers = [self.controls["content_layer"], self.controls["style_layers"]]
         controls.refresh_on_load(self.controls["weights"], layers)
