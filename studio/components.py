@@ -82,12 +82,15 @@ class PaintingImage(gr.Image):
         value = getattr(payload, "root", payload)
         if not isinstance(value, str):
             return undecoded(value)
+        # The names offered are those this server has (the engine's own list names paintings it could download).
+        names = ", ".join(s.name for s in list_styles() if s.available)
         try:
             style = get_style(value)
-        except NSTError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+        except NSTError:
+            raise gr.Error(f"There is no gallery style called '{value[:60]}'; choose one of: {names}.",
+                           print_exception=False) from None
         if not style.available:
-            raise gr.Error(f"The painting '{style.title}' is not available on this server; choose another.",
+            raise gr.Error(f"The painting '{style.title}' is not available on this server; choose one of: {names}.",
                            print_exception=False)
         return str(style.path)
 

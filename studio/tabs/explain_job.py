@@ -26,7 +26,7 @@ from nst_core.names import LAYER_CHOICES
 from .. import controls
 from ..jobs import Frame, on_gpu, session_of
 from ..runner import Throttle, status_update
-from ..tab import Shared
+from ..tab import Shared, amount
 
 LABELS = {"layers": "What each layer sees", "channel": "What a channel looks for",
           "reconstruct": "Content from each layer", "texture": "Style from growing layer sets",
@@ -206,11 +206,6 @@ def layer_set(name: str) -> str:
     if name.startswith("to_"):
         return f"relu1_1 … {name[3:]}"
     return {"all5": "all five layers"}.get(name, name)
-
-
-def amount(value: float) -> str:
-    """1530.2 -> 1,530; 0.0421 -> 0.0421: no exponents for a class to decode."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def numbers_markdown(view: str, numbers: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from ..jobs import session_of
 from ..keepsakes import stopped_download
 from ..runner import status_update
 from ..stylize_job import checked_inputs, stylize_frames
-from ..tab import Result, Shared, run_length
+from ..tab import Result, Shared, amount, run_length
 from .compare import Compare
 
 # On a phone the result is below the controls: bring it into view when Run is pressed.
@@ -118,7 +118,8 @@ class StylizeTab:
     def caption(recipe: dict[str, Any], step: int) -> str:
         """A few words about a result in the strip: the settings a class would compare, and how far it ran."""
         settings = recipe.get("settings", {})
-        return (f"Stylize: style {settings.get('style_weight', 0):g}, content {settings.get('content_layer', '?')}, "
+        style = amount(settings.get("style_weight", 0))  # the log10 slider's 2.778 is a weight of 599.791
+        return (f"Stylize: style {style}, content {settings.get('content_layer', '?')}, "
                 f"{settings.get('size', '?')} px, {run_length(settings, step)}")
 
     # --- the tab ----------------------------------------------------------------------------------------------
