@@ -2,7 +2,9 @@
 
 - `JobRunner.stream`: the stages every job goes through, whichever tab it is in (see its numbered comments).
 - `user_errors`: an NSTError inside becomes the visitor's one sentence (gr.Error), never a traceback.
-- `status_update`: a tab's update that shows only a status line (while its job waits for a slot).
+- `told`, `reported`: that sentence shown first as the status line, then raised (a job's failure, and a one-shot
+  handler's): the page keeps what it showed, with no red "Error" badges; API clients get the error event.
+- `status_update`: a tab's update that shows only a status line (while its job waits for a slot, or failed).
 - `Throttle`: how often a streaming job sends an update and a new picture.
 
 What a job computes and what its updates look like are the tab's; this module knows neither.

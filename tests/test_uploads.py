@@ -34,3 +34,20 @@ def test_a_usual_picture_passes_without_a_word(shared_images):
     assert upload_verdict(str(shared_images / "tubingen.jpg"), "photo") == (True, None)
     with open(shared_images / "tubingen.jpg", "rb") as handle:
         assert upload_verdict(handle.read(), "photo") == (True, None)  # an inline data: URL arrives as bytes
+
+
+def test_a_model_file_that_is_not_a_model_is_the_status_line_then_the_error(tmp_path):
+    """The Fast tab's model-file check raised alone: its status was marked with a red "Error" badge."""
+    import gradio as gr
+    import pytest
+
+    from studio.tabs.fast_job import check_model_file
+
+    junk = tmp_path / "network.pt"
+    junk.write_bytes(b"not a model at all")
+    lines = check_model_file(str(junk))
+    sentence = next(lines)
+    with pytest.raises(gr.Error) as caught:
+        next(lines)
+    assert caught.value.message == sentence and sentence.endswith(".") and "/" not in sentence
+    assert list(check_model_file(None)) == ["Using the network picked in the menu."]

@@ -137,7 +137,8 @@ class FastTab:
             self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4, **calm),
             *(trigger(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4, **calm)
               for trigger in (self.choice.change, self.size.release)),
-            self.model_file.change(check_model_file, self.model_file, self.status, api_visibility="private").success(
+            self.model_file.change(check_model_file, self.model_file, self.status, api_visibility="private",
+                                   **calm).success(
                 jobs.stylize, instant, shown, api_visibility="private", **calm),
         ]
         self.camera.stream(jobs.live, [self.camera, self.choice, self.model_file], self.live, stream_every=STREAM_EVERY,

@@ -230,12 +230,16 @@ class FastJobs:
         return stopped_download(self.keepsakes, self.files, refine_key(session_of(request)))
 
 
-def check_model_file(file: Any) -> str:
-    """A model file dropped in: one sentence about it (what it is, or why it is not a model)."""
+def check_model_file(file: Any) -> Iterator[str]:
+    """A model file dropped in: one sentence about it, what it is, or (status line, then error: the instant picture
+    that follows it does not run) why it is not a model."""
+    yield from reported(lambda line: line, lambda: model_file_line(file))
+
+
+def model_file_line(file: Any) -> str:
     if not file:
         return "Using the network picked in the menu."
-    with user_errors():
-        model = MODELS.get(file)
+    model = MODELS.get(file)
     seconds = model.meta.get("training_seconds")
     trained = f", trained {seconds:.0f} s" if isinstance(seconds, (int, float)) else ""
     return f"Using the model file: **{model.label}**{trained}."
