@@ -27,6 +27,8 @@ from gradio_client import Client, handle_file
 from studio import controls
 from studio.limits import Limits
 
+from .conftest import missing
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 START_TIMEOUT = 90.0  # a cold first start after an install took 12 s here; leave room for a busy box
@@ -296,12 +298,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 @contextlib.contextmanager
 def studio_page(server_url: str, profile: Path, viewport: tuple[int, int] = (1280, 1000), *,
                 phone: bool = False, extra_args: tuple[str, ...] = ()) -> Iterator[Any]:
-    """The studio open in Debian's chromium (never `playwright install`); skips if either is missing.
+    """The studio open in Debian's chromium (never `playwright install`); skips if either is missing (fails
+    under CI, see conftest.missing).
     `extra_args`: more chromium flags (a fake camera, say)."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("The playwright package is not installed (pip install -r requirements-dev.txt)")
     executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
     if executable is None:
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+        missing("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=executable, args=[*CHROMIUM_ARGS, *extra_args], headless=True,
