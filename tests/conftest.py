@@ -32,7 +32,7 @@ def under_ci() -> bool:
 def missing(reason: str) -> NoReturn:
     """Something a test needs is not here: skip with `reason` on a developer's machine, fail with it under CI."""
     if under_ci():
-        pytest.fail(f"{reason}; CI (CI=true) must have it, so this fails instead of skipping.", pytrace=False)
+        pytest.fail(f"{reason}; under CI (CI=true) that fails instead of skipping.", pytrace=False)
     pytest.skip(reason)
 
 
