@@ -71,7 +71,12 @@ def test_studio_bench_measures_the_first_preview_and_the_cost_of_streaming(real_
     result = bench("bench.studio", "--iterations", "3", "--size", "64", env={"NST_WEIGHTS": str(real_weights)})
     firsts = [float(line.split("first preview after ")[1].split()[0]) for line in result.stdout.splitlines()
               if "first preview after" in line]
-    assert len(firsts) == 2 and all(0 < s < 60 for s in firsts)
+    [whole] = [float(line.split("medians of 3: ")[1].split()[0]) for line in result.stdout.splitlines()
+               if "medians of 3: " in line]  # a whole 3-step 64 px job, start to finish
+    assert len(firsts) == 2 and all(s > 0 for s in firsts) and whole > 0
+    # Against this machine's own speed, not seconds: once the weights are loaded, the first preview of a default
+    # job (one 128 px step) comes within a few whole tiny jobs' time.
+    assert firsts[1] < 5 * whole, (firsts, whole)
     assert result.stdout.count("streaming costs") == 2
 
 
