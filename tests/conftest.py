@@ -1,5 +1,9 @@
 """Shared fixtures: a tiny seeded backbone for fast tests, and the real weights and images from ../shared.
 
+The lanes (tests/README.md): everything `bash scripts/test.sh`; the fast lane `python -m pytest -q -rs -m "not server
+and not browser"`; `-m server`, `-m browser`, `-m bf16` (bf16 against fp32), `-m weights`, `-m gpu`; and any of them
+as on a CPU with native bf16 with NST_PRETEND_NATIVE_BF16=1.
+
 Optional things (the real weights and images in ../shared, Debian's chromium, ...) skip with the reason on a
 developer's machine; under CI (`CI=true`), where they must be there, a missing one fails the tests that need it
 with a sentence saying what is missing (`missing`). GPU tests skip everywhere without CUDA (CI has none).
