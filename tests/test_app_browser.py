@@ -47,6 +47,18 @@ def legend(page) -> list[str]:
     return page.locator("#chart .role-legend-label text").evaluate_all("els => els.map(e => e.textContent)")
 
 
+def settled_legend(page, wanted: set[str], unwanted: set[str] = frozenset(), timeout: float = 15) -> list[str]:
+    """The chart's legend once it shows `wanted` and none of `unwanted`, or as it is after `timeout` seconds. The
+    status says Done as soon as the last frame arrives and the chart draws that frame afterwards: reading the
+    legend at once can race the drawing."""
+    deadline = time.monotonic() + timeout
+    shown = legend(page)
+    while (not wanted <= set(shown) or unwanted & set(shown)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        shown = legend(page)
+    return shown
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
@@ -120,8 +132,10 @@ def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, share
         page.get_by_label("Show each style layer's loss").check()
         page.click("#run")
         wait_for_status(page, "Done", 120)
-        first = legend(page)
-        assert "scale 2 starts" in first and "tv" in first and "relu5_1" in first, first
+        status = page.locator("#status").inner_text()
+        first = settled_legend(page, {"scale 2 starts", "tv", "relu5_1"})
+        assert "scale 2 starts" in first and "tv" in first and "relu5_1" in first, (first, status)
+        page.wait_for_function("() => document.querySelector('#result img')?.complete", timeout=15_000)
         assert picture_fill(page) > 0.9
         screenshot(page, "laptop.png")
 
@@ -135,9 +149,10 @@ def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, share
         page.click("#run")
         page.wait_for_function("() => !document.querySelector('#status').innerText.includes('Done')", timeout=30_000)
         wait_for_status(page, "Done", 120)
-        second = legend(page)
-        assert "relu3_1" in second and "relu4_1" not in second and "relu5_1" not in second, second
-        assert "tv" not in second, second
+        status = page.locator("#status").inner_text()
+        second = settled_legend(page, {"relu3_1"}, {"relu4_1", "relu5_1", "tv"})
+        assert "relu3_1" in second and "relu4_1" not in second and "relu5_1" not in second, (second, status)
+        assert "tv" not in second, (second, status)
 
 
 def test_phone_shows_every_style_and_keeps_run_in_reach(app_server, shared_images, tmp_path):  # noqa: F811

@@ -10,6 +10,8 @@ from PIL import Image
 from nst_core.errors import NSTError
 from nst_core.timelapse import Film, frames, with_counter, write_gif, write_mp4
 
+from .conftest import missing
+
 
 def frame(step: int, size: tuple[int, int] = (80, 60)) -> Image.Image:
     return Image.new("RGB", size, (step * 2 % 256, 120, 255 - step % 256))
@@ -36,7 +38,10 @@ def test_a_run_with_no_length_counts_its_steps_only():
 
 
 def test_gif_and_mp4_show_every_frame_at_the_final_size_with_the_counter(tmp_path):
-    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="imageio-ffmpeg is not installed")
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        missing("imageio-ffmpeg is not installed (pip install -r requirements.txt)")
     film = Film()
     for step in range(1, 11):  # a coarse-to-fine run: the first half is smaller
         film.add(frame(step, (40, 30) if step <= 5 else (80, 60)), step, 10)
