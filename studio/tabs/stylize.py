@@ -30,9 +30,12 @@ from ..stylize_job import checked_inputs, stylize_frames
 from ..tab import Result, Shared, run_length
 from .compare import Compare
 
-# On a phone the result is below the controls: bring it into view when Run is pressed.
-SHOW_RESULT = """() => { const r = document.getElementById('result'); const box = r && r.getBoundingClientRect();
-  if (box && (box.top < 0 || box.top > window.innerHeight / 2)) r.scrollIntoView({block: 'start'}); }"""
+# When Run is pressed, the run's column (Run, the status line, the picture, the chart) is brought into view unless
+# it is all in view already: on a phone it is below the controls, on a laptop the chart was below the screen.
+SHOW_RESULT = """() => { const c = document.getElementById('stylize-output'), chart = document.getElementById('chart');
+  if (!c || !chart) return;
+  if (c.getBoundingClientRect().top < 0 || chart.getBoundingClientRect().bottom > window.innerHeight)
+    c.scrollIntoView({block: 'start'}); }"""
 INSTANT_NOTE = ("A fast network's instant version of this painting (one pass, Fast tab); the optimisation "
                 "starts as soon as a compute slot is free…")
 
@@ -133,13 +136,14 @@ class StylizeTab:
                                                  allow_preview=False, elem_id="gallery", object_fit="cover")
                 with gr.Accordion("Blend up to three paintings", open=False):
                     place("blend")
-            with gr.Column(scale=1, min_width=300):
+            # The run's column: the status line (step, time left) above the picture, so both stay in view.
+            with gr.Column(scale=1, min_width=300, elem_id="stylize-output"):
                 with gr.Row(elem_id="actions"):
                     self.run_btn = gr.Button("Run", variant="primary", elem_id="run")
                     self.stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+                self.status = gr.Markdown("Ready.", elem_id="status")
                 self.result = gr.Image(label="Result (updates live)", format="webp", interactive=False,
                                        elem_id="result")
-                self.status = gr.Markdown("Ready.", elem_id="status")
                 self.chart = gr.LinePlot(x="step", y="loss", color="term", title="Loss (lower is closer)", height=260,
                                          elem_id="chart", color_map=TERM_COLOURS)
                 place("chart")
