@@ -26,16 +26,14 @@ from ..controls import CONTROLS, RESTORABLE
 from ..jobs import session_of
 from ..keepsakes import stopped_download
 from ..runner import status_update
+from ..scroll import bring_into_view
 from ..stylize_job import checked_inputs, stylize_frames
 from ..tab import Result, Shared, run_length
 from .compare import Compare
 
 # When Run is pressed, the run's column (Run, the status line, the picture, the chart) is brought into view unless
 # it is all in view already: on a phone it is below the controls, on a laptop the chart was below the screen.
-SHOW_RESULT = """() => { const c = document.getElementById('stylize-output'), chart = document.getElementById('chart');
-  if (!c || !chart) return;
-  if (c.getBoundingClientRect().top < 0 || chart.getBoundingClientRect().bottom > window.innerHeight)
-    c.scrollIntoView({block: 'start'}); }"""
+SHOW_RESULT = bring_into_view("stylize-output", "chart")
 INSTANT_NOTE = ("A fast network's instant version of this painting (one pass, Fast tab); the optimisation "
                 "starts as soon as a compute slot is free…")
 
