@@ -77,7 +77,10 @@ class StylizeTab:
     def frames(self, inputs: Inputs, session: str) -> Iterator[tuple]:
         content, styles, settings, show_layers = inputs
         rows: list[dict] = []
-        for frame in stylize_frames(content, styles, settings, show_layers):
+        for frame in stylize_frames(content, styles, settings, show_layers, film=True):
+            if "film" in frame.meta:  # a short run's picture for its time-lapse alone
+                self.keepsakes.film_only(self.key(session), frame.meta["film"], frame.step, settings.iterations)
+                continue
             rows += frame.rows
             chart = loss_table(rows) if frame.rows else gr.skip()
             if frame.image is None:
