@@ -123,6 +123,46 @@ def picture_fill(page) -> float:
         return Math.max(width / box.width, height / box.height); }""")
 
 
+def boxes(page, selectors: list[str]) -> dict[str, dict]:
+    """Each selector's box on the screen (top, bottom, left, right, in viewport pixels)."""
+    return page.evaluate("""(selectors) => Object.fromEntries(selectors.map(s => {
+        const b = document.querySelector(s).getBoundingClientRect();
+        return [s, {top: b.top, bottom: b.bottom, left: b.left, right: b.right}]; }))""", selectors)
+
+
+def off_screen(page, selectors: list[str], viewport: tuple[int, int]) -> dict[str, dict]:
+    """The selectors whose box is not wholly on the screen, with their boxes."""
+    return {s: box for s, box in boxes(page, selectors).items()
+            if box["top"] < -1 or box["bottom"] > viewport[1] + 1 or box["left"] < -1 or box["right"] > viewport[0] + 1}
+
+
+def test_a_portrait_run_can_be_followed_on_a_laptop(app_server, shared_images, tmp_path):  # noqa: F811
+    """At 1366x768 a portrait photo's result was 760 px tall: the picture's bottom, the status line (step, time left)
+    and the chart were below the screen for the whole run. Now Run brings the run's column into view, and the
+    picture, the status line above it and the chart stay on the screen."""
+    watched = ["#run", "#stop", "#status", "#result", "#chart"]
+    with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
+        page.set_input_files("#content input[type=file]", str(shared_images / "brad_pitt.jpg"))  # 1054x1331
+        page.wait_for_selector("#content img", state="visible", timeout=30_000)
+        page.locator("#gallery button.thumbnail-item").nth(2).click()
+        page.wait_for_selector("#style img", state="visible", timeout=30_000)
+        set_slider(page, "Output size (px)", 128)
+        set_slider(page, "Iterations", 300)
+        page.click("#run")
+        wait_for_status(page, "Step")
+        page.wait_for_function("() => document.querySelector('#result img')?.complete", timeout=60_000)
+        assert off_screen(page, watched, LAPTOP) == {}, boxes(page, watched)
+        assert picture_fill(page) > 0.9  # the picture fills its (smaller) panel
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "laptop-portrait.png"))
+        # Still there some steps later, the status line having changed.
+        first = page.locator("#status").inner_text()
+        page.wait_for_function(f"() => document.querySelector('#status').innerText !== {first!r}", timeout=60_000)
+        assert off_screen(page, watched, LAPTOP) == {}, boxes(page, watched)
+        page.click("#stop")
+        page.wait_for_selector("#run:not([disabled])", timeout=15_000)
+
+
 def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, shared_images, tmp_path):  # noqa: F811
     """The loss jumped at the scale switch with no mark, tv was a flat zero line when off, and the per-layer
     legend listed layers that were not selected. (TV is on at today's defaults; the second run turns it off.)"""

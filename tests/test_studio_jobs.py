@@ -25,21 +25,21 @@ from studio.tabs import stylize
 from .conftest import gradient_image
 
 
-def _worker(connection, args) -> None:
+def _worker(connection, args, kwargs) -> None:
     try:
-        for frame in stylize.stylize_frames(*args):
+        for frame in stylize.stylize_frames(*args, **kwargs):
             connection.send(pickle.dumps(frame))
     finally:
         connection.send(None)
         connection.close()
 
 
-def in_another_process(*args):
+def in_another_process(*args, **kwargs):
     """Run the GPU job in a separate process and stream its pickled frames back, as ZeroGPU's wrapper does:
     nothing the job does to module state is seen by the server process."""
     context = multiprocessing.get_context("spawn")
     receiving, sending = context.Pipe(duplex=False)
-    worker = context.Process(target=_worker, args=(sending, args), daemon=True)
+    worker = context.Process(target=_worker, args=(sending, args, kwargs), daemon=True)
     worker.start()
     try:
         while (message := receiving.recv()) is not None:
@@ -125,3 +125,15 @@ def test_the_chart_plots_no_point_for_a_loss_that_was_not_finite():
                      device="cpu")
     rows = chart_rows(event, show_layers=True)
     assert [(row["term"], row["loss"]) for row in rows] == [("style", 2.0), ("tv", 0.5), ("relu1_1", 2.0)]
+
+
+def test_a_short_runs_time_lapse_has_a_frame_every_step_and_its_previews_stay_as_set(tab, tmp_path):
+    """A 40-step run previewed every 10 steps made a time-lapse of 5 frames."""
+    request = SimpleNamespace(session_hash="visitor-4")
+    outputs = list(tab.run(job_values(tmp_path, iterations=40, size=64, preview_every=10), request))
+    shown = [out for out in outputs if shows_a_picture(out)]
+    assert len(shown) <= 5  # steps 1, 10, 20, 30, 40 at most (fewer where the throttle held one back)
+    film = tab.keepsakes.film(tab.key("visitor-4"))
+    steps = [shot.step for shot in film.shots]
+    assert len(steps) >= 24 and steps == sorted(steps) and steps[-1] == 40, steps
+    assert read_recipe(outputs[-1][3])["settings"]["preview_every"] == 10
