@@ -73,10 +73,9 @@ def test_studio_bench_measures_the_first_preview_and_the_cost_of_streaming(real_
               if "first preview after" in line]
     [whole] = [float(line.split("medians of 3: ")[1].split()[0]) for line in result.stdout.splitlines()
                if "medians of 3: " in line]  # a whole 3-step 64 px job, start to finish
+    # Measured, not judged: how fast is the bench's output (a ratio of two timings of one run swung past 5x on a
+    # machine loaded 5 jobs per core), never a test's verdict.
     assert len(firsts) == 2 and all(s > 0 for s in firsts) and whole > 0
-    # Against this machine's own speed, not seconds: once the weights are loaded, the first preview of a default
-    # job (one 128 px step) comes within a few whole tiny jobs' time.
-    assert firsts[1] < 5 * whole, (firsts, whole)
     assert result.stdout.count("streaming costs") == 2
 
 
