@@ -63,17 +63,17 @@ def test_out_of_memory_gives_a_clean_error_and_the_next_job_runs(inprocess_app, 
     app, url = inprocess_app
     raised = []
 
-    def exhausted(self, image):
+    def exhausted(self, image):  # (the run, the image being optimised)
         raised.append(image.shape)
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.1 GiB total)")
 
     with monkeypatch.context() as patch:
-        patch.setattr(nst_core.engine._Run, "objective", exhausted)
+        patch.setattr(nst_core.engine._Run, "evaluate", exhausted)  # every step, whole or tiled, evaluates here
         client = Client(url, verbose=False, download_files=str(tmp_path / "a"))
         job = small_job(client, files)
         wait_job(job, 30)
         message = job_error(job)
-    assert raised, "the patched objective was never called"
+    assert raised, "the patched evaluation was never called"
     assert message is not None, f"the out-of-memory job did not fail: {statuses(job)}"
     assert "ran out of memory" in message and "choose a smaller size" in message, message
     assert "CUDA out of memory" not in message and "GiB" not in message, message
