@@ -135,14 +135,14 @@ def test_the_time_limit_ends_training_with_a_model(photo_folder, monkeypatch):
     """On training's own clock, made to advance 1 s a step, whatever a step really costs on this machine (2 real
     steps once fitted in a 0.01 s limit)."""
     now = [100.0]
-    real_step = train_module._Training.train_step
+    real_step = train_module.Training.train_step
 
     def one_second_step(self):
         now[0] += 1.0
         return real_step(self)
 
     monkeypatch.setattr(train_module, "time", SimpleNamespace(perf_counter=lambda: now[0]))
-    monkeypatch.setattr(train_module._Training, "train_step", one_second_step)
+    monkeypatch.setattr(train_module.Training, "train_step", one_second_step)
     events = run(TrainSettings(**{**TINY, "steps": 1000, "max_seconds": 2.5}), load_photos(photo_folder))
     assert [e.step for e in events] == [1, 2, 3] and [e.elapsed for e in events] == [1.0, 2.0, 3.0]
     assert events[-1].done and not events[1].done
