@@ -103,11 +103,10 @@ def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Se
             preview = event.preview is not None and (event.step % settings.preview_every == 0 or event.step == 1
                                                      or event.done)
             due = throttle.due(picture=preview, last=event.done)
-            if not due.send or (event.preview is not None and not due.picture):
-                if event.preview is not None:  # a frame for the film alone
-                    yield Frame("", step=event.step, meta={"film": event.preview})
-                if not due.send:
-                    continue
+            if film and event.preview is not None and not due.picture:  # a picture for the film alone
+                yield Frame("", step=event.step, meta={"film": event.preview})
+            if not due.send:
+                continue
             recipe = None
             if event.recipe:
                 recipe = dict(event.recipe)

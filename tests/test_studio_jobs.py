@@ -12,12 +12,12 @@ from PIL import Image
 
 from nst_core import Progress
 from nst_core.images import read_recipe
-from studio import controls
+from studio import controls, stylize_job
 from studio.files import ServedFiles
 from studio.jobs import JobBoard
 from studio.keepsakes import Keepsakes
 from studio.limits import Limits
-from studio.runner import JobRunner
+from studio.runner import JobRunner, Throttle
 from studio.stylize_job import chart_rows
 from studio.tab import Shared
 from studio.tabs import stylize
@@ -137,3 +137,13 @@ def test_a_short_runs_time_lapse_has_a_frame_every_step_and_its_previews_stay_as
     steps = [shot.step for shot in film.shots]
     assert len(steps) >= 24 and steps == sorted(steps) and steps[-1] == 40, steps
     assert read_recipe(outputs[-1][3])["settings"]["preview_every"] == 10
+
+
+def test_a_job_without_a_film_yields_no_quiet_frames(tmp_path, monkeypatch):
+    """The comparison of two style losses shows every frame's status: it asks for no film, so gets no quiet frames,
+    even where the throttle holds its previews back (here all of them but the last)."""
+    monkeypatch.setattr(stylize_job, "Throttle", lambda: Throttle(picture=1000))
+    values = job_values(tmp_path, iterations=12, size=64, preview_every=1)
+    content, styles, settings = stylize.checked_inputs(values, Limits())
+    frames = list(stylize.stylize_frames(content, styles, settings, False))
+    assert frames and all(frame.status and "film" not in frame.meta for frame in frames)
