@@ -7,6 +7,7 @@ Leaves screenshots in test-artifacts/ (studio.png, laptop.png, phone.png, projec
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -221,6 +222,62 @@ def test_phone_shows_every_style_and_keeps_run_in_reach(app_server, shared_image
         page.screenshot(path=str(ARTIFACTS / "phone.png"))
         page.click("#stop")
         page.wait_for_selector("#run:not([disabled])", timeout=15_000)
+
+
+LEGEND_SEEN = """() => {
+    const svg = document.querySelector('#chart svg'), box = svg.getBoundingClientRect();
+    const after = document.querySelector('#chart').nextElementSibling.getBoundingClientRect();
+    return [...document.querySelectorAll('#chart .role-legend-label text')].map(e => {
+        const b = e.getBoundingClientRect();
+        const hit = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2);
+        return {label: e.textContent, right: b.right, bottom: b.bottom, inside: b.left >= box.left - 1 &&
+                b.right <= Math.min(box.right, window.innerWidth) + 1 && b.bottom <= after.top + 1,
+                seen: !!hit && !!hit.closest('#chart')}; }); }"""
+
+
+def test_phone_chart_shows_every_legend_entry(app_server, shared_images, tmp_path):  # noqa: F811
+    """On a phone the chart's legend is one row wider than the chart: its last entry ("tv" at the defaults) was cut
+    off at the chart's edge, and with each style layer's loss shown five more were."""
+    with studio_page(app_server.url, tmp_path / "profile", PHONE, phone=True) as page:
+        add_photo_and_painting(page, shared_images, painting=4)
+        set_slider(page, "Iterations", 4)  # 256 px: two scales, so the scale marker is in the legend too
+        page.get_by_label("Show each style layer's loss").check()
+        page.click("#run")
+        wait_for_status(page, "Done", 180)
+        page.locator("#chart").scroll_into_view_if_needed()
+        time.sleep(0.5)  # the legend is laid out in the frame after the chart is drawn
+        entries = page.evaluate(LEGEND_SEEN)
+        assert len(entries) == 10, [e["label"] for e in entries]  # total, content, style, tv, 5 layers, the marker
+        hidden = [e for e in entries if not (e["inside"] and e["seen"])]
+        assert hidden == [], hidden
+        page.locator("#chart").screenshot(path=str(ARTIFACTS / "phone-chart.png"))
+
+
+def test_a_time_lapse_is_shown_whole_and_large(app_server, shared_images, tmp_path):  # noqa: F811
+    """A 40-step run's time-lapse had 5 frames, and its 256 px GIF was drawn at 256 px in a 600 px panel."""
+    with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
+        add_photo_and_painting(page, shared_images, painting=4)
+        set_slider(page, "Output size (px)", 64)
+        set_slider(page, "Iterations", 40)
+        page.click("#run")
+        wait_for_status(page, "Done", 180)
+        page.locator("#history img").first.wait_for(timeout=30_000)
+        page.click("#timelapse-make")
+        page.wait_for_function("() => document.querySelector('#timelapse-gif img')?.complete", timeout=60_000)
+        frames = int(re.search(r"\((\d+) frames\)", page.locator("#compare-notes").inner_text()).group(1))
+        assert frames >= 24, page.locator("#compare-notes").inner_text()
+        page.locator("#timelapse-gif").scroll_into_view_if_needed()
+        shown = page.evaluate("""() => {
+            const img = document.querySelector('#timelapse-gif img'), panel = document.querySelector('#timelapse-gif');
+            const box = img.getBoundingClientRect(), outer = panel.getBoundingClientRect();
+            const aspect = img.naturalWidth / img.naturalHeight;
+            const width = Math.min(box.width, box.height * aspect), height = width / aspect;  // object-fit: contain
+            const top = box.top + (box.height - height) / 2;
+            return {width, height, top, bottom: top + height, panel: outer.width, panelBottom: outer.bottom,
+                    natural: img.naturalWidth}; }""")
+        assert shown["width"] >= 0.9 * shown["panel"] or shown["height"] >= LAPTOP[1] - 160, shown
+        assert shown["top"] >= 0 and shown["bottom"] <= min(shown["panelBottom"], LAPTOP[1]) + 1, shown
+        page.locator("#timelapse-gif").screenshot(path=str(ARTIFACTS / "timelapse-laptop.png"))
 
 
 def test_projector_shows_the_result_at_the_panels_size(app_server, shared_images, tmp_path):  # noqa: F811
