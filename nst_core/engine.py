@@ -44,7 +44,7 @@ from .losses import make_style_loss
 from .objective import Objective, ScaleContext, build_objective, group_totals
 from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
 from .targets import Targets, prepare_targets, style_size
-from .tiling import Tiler, tiled_evaluation
+from .tiling import Tiler
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ class _Run:
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
         """[total, each term...] at x (detached), with their gradient in x.grad: at once, or tile by tile."""
         if self.tiler is not None:
-            return tiled_evaluation(x, self.tiler, self.extract, self.objective)
+            return self.objective.tiled(x, self.tiler, self.extract)
         values = self.objective(x, self.extract)
         values[0].backward()
         return values.detach()

@@ -50,7 +50,7 @@ class StyleLoss(ABC):
     """How far an image's features at one layer are from the paintings' style there."""
 
     name: ClassVar[str]
-    additive: ClassVar[bool] = False  # True: `sums` over tiles add up to the whole image's (see tiling.py)
+    additive: ClassVar[bool] = False  # True: `sums` over tiles add up to the whole image's (Objective.tiled)
 
     @abstractmethod
     def target(self, features: list[torch.Tensor], weights: list[float]) -> Any:

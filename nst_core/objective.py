@@ -2,10 +2,10 @@
 
 Each term reads one thing, a feature layer or the image itself, and says how far it is from its target,
 relative to the target's size (losses.py); its weight scales that. The loops never look inside a term: the
-whole image's evaluation (`Objective.__call__`) and the tiled one (tiling.py) both just walk the list. So a new
-term is a `Term` subclass here and a builder in TERMS: a region of the picture with its own painting is a term
-whose statistics count each position by its mask; a video frame held to the previous one is a term whose
-target is that frame; weights changed mid-run are terms rebuilt with other weights.
+whole image's evaluation (`Objective.__call__`) and the tiled one (`Objective.tiled`) both just walk the list.
+So a new term is a `Term` subclass here and a builder in TERMS: a region of the picture with its own painting
+is a term whose statistics count each position by its mask; a video frame held to the previous one is a term
+whose target is that frame; weights changed mid-run are terms rebuilt with other weights.
 
 In tiles, a term on a layer gives one tile's statistics (`sums`), which add up over the tiles, and its loss
 from their totals (`loss_from_sums`). A term on the image needs no network, so it is computed on the whole
@@ -128,6 +128,44 @@ class Objective:
         found = extract(image, self.layers)
         return self.stack({term.name: term.value(image if term.layer is None else found[term.layer])
                            for term in self.terms})
+
+    def tiled(self, x: torch.Tensor, tiler: Tiler, extract: FeatureExtractor) -> torch.Tensor:
+        """[total, each term...] at x (detached), with the gradient added to x.grad: the same values as the whole
+        image at once would give, the network run one tile at a time, in two passes over the tiles:
+         1. without gradients: each tile's statistics (`Term.sums`, weighted by its window) add up to the whole
+            image's; from them come the terms and their gradient with respect to the statistics (autograd on
+            small tensors);
+         2. each tile again, with gradients, backpropagating the inner product of that gradient with the tile's
+            own statistics: the pixels' gradients add up, tile by tile, to the whole image's gradient.
+        """
+        tiled = [term for term in self.terms if term.layer is not None]
+
+        def statistics(tile: Tile) -> list[tuple[torch.Tensor, ...]]:
+            feats = extract(tile.crop(x), self.layers)
+            return [term.sums(feats[term.layer], tile) for term in tiled]
+
+        with torch.no_grad():  # pass 1: the whole image's statistics
+            totals = None
+            for tile in tiler.tiles:
+                parts = statistics(tile)
+                totals = parts if totals is None else [tuple(a + b for a, b in zip(t, p))
+                                                       for t, p in zip(totals, parts)]
+        leaves = [tuple(t.detach().requires_grad_(True) for t in part) for part in totals]
+        with torch.enable_grad():
+            values = {term.name: term.value_from_sums(part, tiler) for term, part in zip(tiled, leaves)}
+            flat = [t for part in leaves for t in part]
+            grads = torch.autograd.grad(torch.stack(list(values.values())).sum(), flat, allow_unused=True)
+            # Terms on the image itself need no network: the whole image is in memory, so they take it at once.
+            on_image = {term.name: term.value(x) for term in self.terms if term.layer is None}
+            if on_image:
+                torch.stack(list(on_image.values())).sum().backward()
+        values.update(on_image)
+        grads = [torch.zeros_like(t) if g is None else g for t, g in zip(flat, grads)]
+        for tile in tiler.tiles:  # pass 2: each tile's share of the gradient, through the network
+            with torch.enable_grad():
+                parts = [t for part in statistics(tile) for t in part]
+                sum((g * p).sum() for g, p in zip(grads, parts)).backward()
+        return self.stack(values).detach()
 
     def stack(self, values: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """[total, each term...] from the terms' values by name, as one tensor: one host sync reads them all."""

@@ -1,38 +1,26 @@
-"""Big images in tiles: the loss and its gradient at one scale, computed one tile at a time.
+"""Big images in tiles: crops of the image with a margin of context, and the windows that say how much each
+of a crop's pixels counts.
 
 The network never sees more than one tile (a core plus a margin of context) at once, so memory is bounded by
-the tile size, not the image. Every term of the objective (objective.py) on a layer is a function of sums over
-feature positions: the content error, and the statistics of the additive style losses (Gram: the sum of outer
-products; W2: the sums of features and of their outer products). So a step makes two passes over the tiles:
- 1. without gradients: each tile's statistics, weighted by its window, add up to the whole image's; from
-    them come the loss and its gradient with respect to the statistics (autograd on small tensors);
- 2. each tile again, with gradients, backpropagating the inner product of that gradient with the tile's own
-    statistics: the pixels' gradients add up, tile by tile, to the whole image's gradient.
-Tiles overlap; their windows ramp across the overlap and sum to one at every pixel (a partition of unity),
-so no position counts twice and there is no seam to see; the margin gives the network the context beyond
-the window, so the features inside it are the untiled ones (up to what lies beyond the margin's reach).
-The sliced loss sorts, so it is no sum of statistics: tiled, it is each tile's loss weighted by the tile's
-share of the positions (the same target, matched tile by tile). Terms on the image itself (TV) take the whole
-image at once: it is in memory anyway.
+the tile size, not the image; how the objective's loss and gradient are computed from the tiles is in
+objective.py (`Objective.tiled`). Tiles overlap; their windows ramp across the overlap and sum to one at every
+pixel (a partition of unity), so no position counts twice and there is no seam to see; the margin gives the
+network the context beyond the window, so the features inside it are the untiled ones (up to what lies beyond
+the margin's reach). Crops start on the deepest layer's stride, so every layer's grid lines up.
 
-It knows the backbone's strides and the terms' interface; not which terms there are, the optimiser, the schedule
-or events.
+It knows the backbone's strides; not the terms, the optimiser, the schedule or events.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from .features import FeatureExtractor
 from .names import block_of
-
-if TYPE_CHECKING:
-    from .objective import Objective
 
 ALIGN = 16  # crops start on multiples of the deepest pooling stride, so every layer's grid lines up
 MARGIN = 96  # pixels of context around a tile's window (VGG's relu5_1 sees ~100 px in each direction)
@@ -143,35 +131,3 @@ def blended_features(extract: FeatureExtractor, tiler: Tiler, image: torch.Tenso
                 whole = features.new_zeros(1, features.shape[1], tiler.height // stride, tiler.width // stride)
             whole[(..., *tile.place(layer))] += features * tile.weights(layer)
     return whole
-
-
-def tiled_evaluation(x: torch.Tensor, tiler: Tiler, extract: FeatureExtractor, objective: Objective) -> torch.Tensor:
-    """[total, each term...] at x (detached), with the gradient added to x.grad: the same values as the whole
-    image at once would give, the network run one tile at a time."""
-    tiled = [term for term in objective.terms if term.layer is not None]
-
-    def statistics(tile: Tile) -> list[tuple[torch.Tensor, ...]]:
-        feats = extract(tile.crop(x), objective.layers)
-        return [term.sums(feats[term.layer], tile) for term in tiled]
-
-    with torch.no_grad():  # pass 1: the whole image's statistics
-        totals = None
-        for tile in tiler.tiles:
-            parts = statistics(tile)
-            totals = parts if totals is None else [tuple(a + b for a, b in zip(t, p)) for t, p in zip(totals, parts)]
-    leaves = [tuple(t.detach().requires_grad_(True) for t in part) for part in totals]
-    with torch.enable_grad():
-        values = {term.name: term.value_from_sums(part, tiler) for term, part in zip(tiled, leaves)}
-        flat = [t for part in leaves for t in part]
-        grads = torch.autograd.grad(torch.stack(list(values.values())).sum(), flat, allow_unused=True)
-        # Terms on the image itself need no network: the whole image is in memory, so they take it at once.
-        on_image = {term.name: term.value(x) for term in objective.terms if term.layer is None}
-        if on_image:
-            torch.stack(list(on_image.values())).sum().backward()
-    values.update(on_image)
-    grads = [torch.zeros_like(t) if g is None else g for t, g in zip(flat, grads)]
-    for tile in tiler.tiles:  # pass 2: each tile's share of the gradient, through the network
-        with torch.enable_grad():
-            parts = [t for part in statistics(tile) for t in part]
-            sum((g * p).sum() for g, p in zip(grads, parts)).backward()
-    return objective.stack(values).detach()

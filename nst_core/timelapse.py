@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .errors import NSTError
 
 FRAME_CAPACITY = 48  # frames a film keeps; more are thinned to every other one
+FILM_FRAMES = 24  # a film's frames at least, however short the run: a 40-step run previewed every 10 steps had 5
 SECONDS = 6.0  # a time-lapse's length before its last frame
 HOLD = 2.0  # seconds the finished picture stays on screen at the end
 MIN_SIDE = 256  # small frames are enlarged (square pixels) so the counter stays readable
@@ -64,6 +65,12 @@ class Film:
 
     def __len__(self) -> int:
         return len(self.shots)
+
+
+def film_every(iterations: int, preview_every: int) -> int:
+    """Every how many steps a run's film takes a frame: as often as its previews, and more often in a short run, so
+    that it has FILM_FRAMES frames or more (every step for a run of FILM_FRAMES steps or fewer)."""
+    return max(1, min(preview_every, iterations // FILM_FRAMES))
 
 
 def font(size: int) -> ImageFont.ImageFont:

@@ -42,6 +42,10 @@ class Keepsakes:
             total = int(recipe.get("settings", {}).get("iterations", step))
         film.add(image, step, total)  # compresses: outside any lock
 
+    def film_only(self, key: str, image: Image.Image, step: int, total: int) -> None:
+        """A picture for the key's film alone (a short run's frame between two shown previews)."""
+        self.films.setdefault(key, Film).add(image, step, total)
+
     def last(self, key: str) -> Kept | None:
         return self.items.get(key)
 

@@ -22,6 +22,7 @@ from .tabs import studio_tabs
 INTRO = ("# Neural Style Studio\nUpload a photo, pick a painting, press **Run**, and watch gradient descent "
          "repaint the photo step by step (Gatys et al.). Every knob is explained below it.")
 CSS = (Path(__file__).parent / "studio.css").read_text()
+JS = (Path(__file__).parent / "legend.js").read_text()  # run once as the page loads: charts' legends wrap
 
 
 class StudioBlocks(gr.Blocks):
@@ -63,4 +64,4 @@ def build_demo(limits: Limits, tabs: Callable[[Shared], list[Tab]] = studio_tabs
 
 def launch_options(limits: Limits) -> dict[str, Any]:
     return {"max_file_size": f"{limits.upload_bytes // (1024 * 1024)}mb", "show_error": False,
-            "state_session_capacity": limits.state_sessions, "css": CSS}
+            "state_session_capacity": limits.state_sessions, "css": CSS, "js": JS}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from nst_core import NSTError, Settings
 from nst_core.engine import Progress, check_paintings, plan_scales, resolve_backbone, stylize_iter
 from nst_core.features import pick_device
 from nst_core.images import decode_image
+from nst_core.timelapse import film_every
 
 from . import controls
 from .jobs import Frame, on_gpu
@@ -66,7 +68,7 @@ def chart_rows(event: Progress, show_layers: bool) -> list[dict]:
 
 
 def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_layers: bool,
-                init_image: Image.Image | None = None) -> int:
+                init_image: Image.Image | None = None, film: bool = False) -> int:
     """ZeroGPU seconds to reserve for a job: its steps at their pixel counts, within the server's job limit."""
     megapixels = settings.size ** 2 * 0.75 / 1e6
     return int(min(settings.max_seconds, 20 + settings.iterations * (0.004 + SECONDS_PER_MEGAPIXEL_STEP * megapixels)))
@@ -74,15 +76,21 @@ def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_lay
 
 @on_gpu(duration=gpu_seconds)
 def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Settings,
-                   show_layers: bool, init_image: Image.Image | None = None) -> Iterator[Frame]:
+                   show_layers: bool, init_image: Image.Image | None = None, film: bool = False) -> Iterator[Frame]:
     """The engine's events as Frames, as often as a Throttle allows, and the last event with the final picture and
-    its recipe. `init_image`: where the optimisation starts instead of settings.init (the Fast tab's Refine)."""
+    its recipe. `init_image`: where the optimisation starts instead of settings.init (the Fast tab's Refine).
+
+    `film`: a short run's time-lapse gets more frames than its previews (nst_core.timelapse.film_every); those
+    pictures come as quiet Frames, meta {"film": picture} and nothing else, for the film alone. The previews shown
+    stay every settings.preview_every steps, and the recipe says so."""
     yield Frame("Loading the VGG weights (first run only, then they stay loaded)…")
     backbone = resolve_backbone(settings)
     rows: list[dict] = []
     throttle = Throttle()
     scale, highest = 1, 0.0
-    events = stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image)
+    every = film_every(settings.iterations, settings.preview_every) if film else settings.preview_every
+    events = stylize_iter(content, styles, replace(settings, preview_every=every), backbone=backbone,
+                          init_image=init_image)
     try:
         for event in events:
             if event.step == 1:  # the chart draws only the series it saw first: name each scale's marker now
@@ -93,11 +101,19 @@ def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Se
             step_rows = chart_rows(event, show_layers)
             highest = max([highest, *(row["loss"] for row in step_rows if math.isfinite(row["loss"]))])
             rows += step_rows
-            due = throttle.due(picture=event.preview is not None, last=event.done)
+            preview = event.preview is not None and (event.step % settings.preview_every == 0 or event.step == 1
+                                                     or event.done)
+            due = throttle.due(picture=preview, last=event.done)
+            if film and event.preview is not None and not due.picture:  # a picture for the film alone
+                yield Frame("", step=event.step, meta={"film": event.preview})
             if not due.send:
                 continue
+            recipe = None
+            if event.recipe:
+                recipe = dict(event.recipe)
+                recipe["settings"] = {**recipe["settings"], "preview_every": settings.preview_every}
             yield Frame(status_line(event), event.preview if due.picture else None, tuple(rows), event.step,
-                        event.done, dict(event.recipe) if event.recipe else None, event.output_size)
+                        event.done, recipe, event.output_size)
             rows = []
     finally:
         events.close()

@@ -1,10 +1,20 @@
-"""Shared fixtures: a tiny seeded backbone for fast tests, and the real weights and images from ../shared."""
+"""Shared fixtures: a tiny seeded backbone for fast tests, and the real weights and images from ../shared.
+
+The lanes (tests/README.md): everything `bash scripts/test.sh`; the fast lane `python -m pytest -q -rs -m "not server
+and not browser"`; `-m server`, `-m browser`, `-m bf16` (bf16 against fp32), `-m weights`, `-m gpu`; and any of them
+as on a CPU with native bf16 with NST_PRETEND_NATIVE_BF16=1.
+
+Optional things (the real weights and images in ../shared, Debian's chromium, ...) skip with the reason on a
+developer's machine; under CI (`CI=true`), where they must be there, a missing one fails the tests that need it
+with a sentence saying what is missing (`missing`). GPU tests skip everywhere without CUDA (CI has none).
+"""
 
 from __future__ import annotations
 
 import importlib
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import torch
@@ -16,6 +26,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 WEIGHTS = SHARED / "weights" / "vgg16-caffe-features.pth"
 IMAGES = SHARED / "images"
+
+
+def under_ci() -> bool:
+    """Whether this is a CI run (CI=true, as CI services set it): there nothing optional may be missing."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing(reason: str) -> NoReturn:
+    """Something a test needs is not here: skip with `reason` on a developer's machine, fail with it under CI."""
+    if under_ci():
+        pytest.fail(f"{reason}; under CI (CI=true) that fails instead of skipping.", pytrace=False)
+    pytest.skip(reason)
 
 
 def tiny_backbone(arch: str = "vgg19", *, seed: int = 0, width: float = 1 / 16, pooling: str = "avg") -> VGGFeatures:
@@ -54,14 +76,14 @@ def style_img() -> Image.Image:
 @pytest.fixture(scope="session")
 def real_weights() -> Path:
     if not WEIGHTS.is_file():
-        pytest.skip(f"real VGG-16 weights not found at {WEIGHTS} (they live in ../shared/weights)")
+        missing(f"The real VGG-16 weights are not at {WEIGHTS} (they live in ../shared/weights)")
     return WEIGHTS
 
 
 @pytest.fixture(scope="session")
 def shared_images() -> Path:
     if not (IMAGES / "tubingen.jpg").is_file():
-        pytest.skip(f"example images not found in {IMAGES} (they live in ../shared/images)")
+        missing(f"The example images are not in {IMAGES} (they live in ../shared/images)")
     return IMAGES
 
 
@@ -139,3 +161,24 @@ def inprocess_app(tmp_path_factory, real_weights, shared_images):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+# --- lanes: the fast lane (-m "not server and not browser") must not start a server or a browser -------------------
+
+SERVER_FIXTURES = frozenset({"app_server", "limited_server", "inprocess_app"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that starts the app (as a subprocess or in this process) carries the server or browser marker, one
+    that drives chromium the browser marker, so that the fast lane deselects them all; one that does not is an
+    error at collection, not a slow surprise in the fast lane."""
+    unmarked = []
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()}
+        needs = set(getattr(item, "fixturenames", ()))
+        starts_app = needs & SERVER_FIXTURES and not marks & {"server", "browser"}
+        if starts_app or ("page" in needs and "browser" not in marks):
+            unmarked.append(item.nodeid)
+    if unmarked:
+        raise pytest.UsageError("these tests start the app or a browser but carry neither the server nor the browser "
+                                f"marker (pyproject.toml): {', '.join(unmarked)}")

@@ -7,6 +7,7 @@ Leaves screenshots in test-artifacts/ (studio.png, laptop.png, phone.png, projec
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -45,6 +46,18 @@ def wait_for_status(page, text: str, timeout: float = 60) -> None:
 
 def legend(page) -> list[str]:
     return page.locator("#chart .role-legend-label text").evaluate_all("els => els.map(e => e.textContent)")
+
+
+def settled_legend(page, wanted: set[str], unwanted: set[str] = frozenset(), timeout: float = 15) -> list[str]:
+    """The chart's legend once it shows `wanted` and none of `unwanted`, or as it is after `timeout` seconds. The
+    status says Done as soon as the last frame arrives and the chart draws that frame afterwards: reading the
+    legend at once can race the drawing."""
+    deadline = time.monotonic() + timeout
+    shown = legend(page)
+    while (not wanted <= set(shown) or unwanted & set(shown)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        shown = legend(page)
+    return shown
 
 
 def screenshot(page, name: str) -> None:
@@ -111,6 +124,46 @@ def picture_fill(page) -> float:
         return Math.max(width / box.width, height / box.height); }""")
 
 
+def boxes(page, selectors: list[str]) -> dict[str, dict]:
+    """Each selector's box on the screen (top, bottom, left, right, in viewport pixels)."""
+    return page.evaluate("""(selectors) => Object.fromEntries(selectors.map(s => {
+        const b = document.querySelector(s).getBoundingClientRect();
+        return [s, {top: b.top, bottom: b.bottom, left: b.left, right: b.right}]; }))""", selectors)
+
+
+def off_screen(page, selectors: list[str], viewport: tuple[int, int]) -> dict[str, dict]:
+    """The selectors whose box is not wholly on the screen, with their boxes."""
+    return {s: box for s, box in boxes(page, selectors).items()
+            if box["top"] < -1 or box["bottom"] > viewport[1] + 1 or box["left"] < -1 or box["right"] > viewport[0] + 1}
+
+
+def test_a_portrait_run_can_be_followed_on_a_laptop(app_server, shared_images, tmp_path):  # noqa: F811
+    """At 1366x768 a portrait photo's result was 760 px tall: the picture's bottom, the status line (step, time left)
+    and the chart were below the screen for the whole run. Now Run brings the run's column into view, and the
+    picture, the status line above it and the chart stay on the screen."""
+    watched = ["#run", "#stop", "#status", "#result", "#chart"]
+    with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
+        page.set_input_files("#content input[type=file]", str(shared_images / "brad_pitt.jpg"))  # 1054x1331
+        page.wait_for_selector("#content img", state="visible", timeout=30_000)
+        page.locator("#gallery button.thumbnail-item").nth(2).click()
+        page.wait_for_selector("#style img", state="visible", timeout=30_000)
+        set_slider(page, "Output size (px)", 128)
+        set_slider(page, "Iterations", 300)
+        page.click("#run")
+        wait_for_status(page, "Step")
+        page.wait_for_function("() => document.querySelector('#result img')?.complete", timeout=60_000)
+        assert off_screen(page, watched, LAPTOP) == {}, boxes(page, watched)
+        assert picture_fill(page) > 0.9  # the picture fills its (smaller) panel
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "laptop-portrait.png"))
+        # Still there some steps later, the status line having changed.
+        first = page.locator("#status").inner_text()
+        page.wait_for_function(f"() => document.querySelector('#status').innerText !== {first!r}", timeout=60_000)
+        assert off_screen(page, watched, LAPTOP) == {}, boxes(page, watched)
+        page.click("#stop")
+        page.wait_for_selector("#run:not([disabled])", timeout=15_000)
+
+
 def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, shared_images, tmp_path):  # noqa: F811
     """The loss jumped at the scale switch with no mark, tv was a flat zero line when off, and the per-layer
     legend listed layers that were not selected. (TV is on at today's defaults; the second run turns it off.)"""
@@ -120,8 +173,10 @@ def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, share
         page.get_by_label("Show each style layer's loss").check()
         page.click("#run")
         wait_for_status(page, "Done", 120)
-        first = legend(page)
-        assert "scale 2 starts" in first and "tv" in first and "relu5_1" in first, first
+        status = page.locator("#status").inner_text()
+        first = settled_legend(page, {"scale 2 starts", "tv", "relu5_1"})
+        assert "scale 2 starts" in first and "tv" in first and "relu5_1" in first, (first, status)
+        page.wait_for_function("() => document.querySelector('#result img')?.complete", timeout=15_000)
         assert picture_fill(page) > 0.9
         screenshot(page, "laptop.png")
 
@@ -135,9 +190,10 @@ def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, share
         page.click("#run")
         page.wait_for_function("() => !document.querySelector('#status').innerText.includes('Done')", timeout=30_000)
         wait_for_status(page, "Done", 120)
-        second = legend(page)
-        assert "relu3_1" in second and "relu4_1" not in second and "relu5_1" not in second, second
-        assert "tv" not in second, second
+        status = page.locator("#status").inner_text()
+        second = settled_legend(page, {"relu3_1"}, {"relu4_1", "relu5_1", "tv"})
+        assert "relu3_1" in second and "relu4_1" not in second and "relu5_1" not in second, (second, status)
+        assert "tv" not in second, (second, status)
 
 
 def test_phone_shows_every_style_and_keeps_run_in_reach(app_server, shared_images, tmp_path):  # noqa: F811
@@ -166,6 +222,62 @@ def test_phone_shows_every_style_and_keeps_run_in_reach(app_server, shared_image
         page.screenshot(path=str(ARTIFACTS / "phone.png"))
         page.click("#stop")
         page.wait_for_selector("#run:not([disabled])", timeout=15_000)
+
+
+LEGEND_SEEN = """() => {
+    const svg = document.querySelector('#chart svg'), box = svg.getBoundingClientRect();
+    const after = document.querySelector('#chart').nextElementSibling.getBoundingClientRect();
+    return [...document.querySelectorAll('#chart .role-legend-label text')].map(e => {
+        const b = e.getBoundingClientRect();
+        const hit = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2);
+        return {label: e.textContent, right: b.right, bottom: b.bottom, inside: b.left >= box.left - 1 &&
+                b.right <= Math.min(box.right, window.innerWidth) + 1 && b.bottom <= after.top + 1,
+                seen: !!hit && !!hit.closest('#chart')}; }); }"""
+
+
+def test_phone_chart_shows_every_legend_entry(app_server, shared_images, tmp_path):  # noqa: F811
+    """On a phone the chart's legend is one row wider than the chart: its last entry ("tv" at the defaults) was cut
+    off at the chart's edge, and with each style layer's loss shown five more were."""
+    with studio_page(app_server.url, tmp_path / "profile", PHONE, phone=True) as page:
+        add_photo_and_painting(page, shared_images, painting=4)
+        set_slider(page, "Iterations", 4)  # 256 px: two scales, so the scale marker is in the legend too
+        page.get_by_label("Show each style layer's loss").check()
+        page.click("#run")
+        wait_for_status(page, "Done", 180)
+        page.locator("#chart").scroll_into_view_if_needed()
+        time.sleep(0.5)  # the legend is laid out in the frame after the chart is drawn
+        entries = page.evaluate(LEGEND_SEEN)
+        assert len(entries) == 10, [e["label"] for e in entries]  # total, content, style, tv, 5 layers, the marker
+        hidden = [e for e in entries if not (e["inside"] and e["seen"])]
+        assert hidden == [], hidden
+        page.locator("#chart").screenshot(path=str(ARTIFACTS / "phone-chart.png"))
+
+
+def test_a_time_lapse_is_shown_whole_and_large(app_server, shared_images, tmp_path):  # noqa: F811
+    """A 40-step run's time-lapse had 5 frames, and its 256 px GIF was drawn at 256 px in a 600 px panel."""
+    with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
+        add_photo_and_painting(page, shared_images, painting=4)
+        set_slider(page, "Output size (px)", 64)
+        set_slider(page, "Iterations", 40)
+        page.click("#run")
+        wait_for_status(page, "Done", 180)
+        page.locator("#history img").first.wait_for(timeout=30_000)
+        page.click("#timelapse-make")
+        page.wait_for_function("() => document.querySelector('#timelapse-gif img')?.complete", timeout=60_000)
+        frames = int(re.search(r"\((\d+) frames\)", page.locator("#compare-notes").inner_text()).group(1))
+        assert frames >= 24, page.locator("#compare-notes").inner_text()
+        page.locator("#timelapse-gif").scroll_into_view_if_needed()
+        shown = page.evaluate("""() => {
+            const img = document.querySelector('#timelapse-gif img'), panel = document.querySelector('#timelapse-gif');
+            const box = img.getBoundingClientRect(), outer = panel.getBoundingClientRect();
+            const aspect = img.naturalWidth / img.naturalHeight;
+            const width = Math.min(box.width, box.height * aspect), height = width / aspect;  // object-fit: contain
+            const top = box.top + (box.height - height) / 2;
+            return {width, height, top, bottom: top + height, panel: outer.width, panelBottom: outer.bottom,
+                    natural: img.naturalWidth}; }""")
+        assert shown["width"] >= 0.9 * shown["panel"] or shown["height"] >= LAPTOP[1] - 160, shown
+        assert shown["top"] >= 0 and shown["bottom"] <= min(shown["panelBottom"], LAPTOP[1]) + 1, shown
+        page.locator("#timelapse-gif").screenshot(path=str(ARTIFACTS / "timelapse-laptop.png"))
 
 
 def test_projector_shows_the_result_at_the_panels_size(app_server, shared_images, tmp_path):  # noqa: F811

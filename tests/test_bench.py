@@ -71,7 +71,11 @@ def test_studio_bench_measures_the_first_preview_and_the_cost_of_streaming(real_
     result = bench("bench.studio", "--iterations", "3", "--size", "64", env={"NST_WEIGHTS": str(real_weights)})
     firsts = [float(line.split("first preview after ")[1].split()[0]) for line in result.stdout.splitlines()
               if "first preview after" in line]
-    assert len(firsts) == 2 and all(0 < s < 60 for s in firsts)
+    [whole] = [float(line.split("medians of 3: ")[1].split()[0]) for line in result.stdout.splitlines()
+               if "medians of 3: " in line]  # a whole 3-step 64 px job, start to finish
+    # Measured, not judged: how fast is the bench's output (a ratio of two timings of one run swung past 5x on a
+    # machine loaded 5 jobs per core), never a test's verdict.
+    assert len(firsts) == 2 and all(s > 0 for s in firsts) and whole > 0
     assert result.stdout.count("streaming costs") == 2
 
 
@@ -113,7 +117,7 @@ def test_methods_whose_steps_do_the_same_work_share_one_cost_measurement():
     assert cost_key(BEFORE) != cost_key({**BEFORE, "content_layer": "relu4_1"}) != cost_key(None)
 
 
-def test_large_bench_measures_tiled_and_untiled_rows_in_fresh_processes(tmp_path):
+def test_large_bench_measures_tiled_and_untiled_rows_in_fresh_processes(shared_images, tmp_path):
     out = tmp_path / "large.json"
     result = bench("bench.large", "--weights", "untrained", "--sizes", "160", "--tile-sizes", "128", "1024",
                    "--steps", "2", "--json", str(out))
@@ -129,14 +133,14 @@ def test_large_bench_measures_tiled_and_untiled_rows_in_fresh_processes(tmp_path
     assert Image.open(tmp_path / "pictures" / "256-tile1024-whole.png").size == (256, 192)
 
 
-def test_style_loss_bench_prints_every_loss_against_gram():
+def test_style_loss_bench_prints_every_loss_against_gram(shared_images):
     result = bench("bench.style_losses", "--weights", "untrained", "--sizes", "48", "--steps", "1", "--rounds", "1")
     rows = table_rows(result.stdout)
     assert [(r[0], r[1]) for r in rows] == [("48", "gram"), ("48", "w2"), ("48", "sliced")]
     assert rows[0][3] == "1.00x" and all(float(r[2]) > 0 and float(r[4]) >= 0 for r in rows)
 
 
-def test_explain_bench_times_each_view_against_a_reference_step(tmp_path):
+def test_explain_bench_times_each_view_against_a_reference_step(shared_images, tmp_path):
     out = tmp_path / "explain.json"
     result = bench("bench.explain", "--weights", "untrained", "--views", "layers", "--threads", "1",
                    "--reference-steps", "2", "--json", str(out))

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from .apphelpers import app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
-from .test_app_browser import ARTIFACTS, PROJECTOR, wait_for_status
+from .test_app_browser import ARTIFACTS, PROJECTOR, boxes, off_screen, wait_for_status
 
 pytestmark = pytest.mark.browser
 
@@ -147,3 +147,62 @@ def test_every_view_fills_in_live_on_a_projector(app_server, shared_images, tmp_
         # includes, not startsWith: while the Stop's follow-up is queued, the status shows its timer first.
         page.wait_for_function("() => document.querySelector('#explain-status').innerText.includes('Stopped')",
                                timeout=15_000)
+
+
+def cells(page) -> list[dict]:
+    return page.locator("#explain-panels .thumbnail-item").evaluate_all(
+        "els => els.map(e => { const b = e.getBoundingClientRect(); "
+        "return {top: b.top, bottom: b.bottom, width: b.width}; })")
+
+
+def test_a_projector_opens_explain_on_run_and_the_first_pictures(app_server, shared_images, tmp_path):  # noqa: F811
+    """At 1920x1080 in projector mode the tab opened on a screen of text: the pictures began about a screen down
+    and Run about two; number boxes stayed at 12 px; the nine-cell grid spanned three screens."""
+    with studio_page(app_server.url, tmp_path / "profile", PROJECTOR) as page:
+        page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
+        page.wait_for_selector("#content img", state="visible", timeout=30_000)
+        page.set_input_files("#style input[type=file]", str(shared_images / "starry_night.jpg"))
+        page.wait_for_selector("#style img", state="visible", timeout=30_000)
+        page.get_by_label("Projector mode (large text for the back of the room)").check()
+        page.wait_for_function("() => document.body.classList.contains('projector')", timeout=5_000)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.get_by_role("tab", name="Explain").click()
+        page.wait_for_selector("#explain-run", state="visible")
+        assert page.evaluate("window.scrollY") == 0
+        assert off_screen(page, ["#explain-view", "#explain-run", "#explain-stop"], PROJECTOR) == {}, \
+            boxes(page, ["#explain-view", "#explain-run", "#explain-panels"])
+        typed = page.evaluate("""() => Math.min(...[...document.querySelectorAll('#explain-tab input[type=number]')]
+            .filter(e => e.offsetParent).map(e => parseFloat(getComputedStyle(e).fontSize)))
+            * parseFloat(getComputedStyle(document.querySelector('.gradio-container')).zoom)""")
+        assert typed >= 20, f"number boxes are drawn {typed:.0f} px high"  # were 12 px x 1.25
+
+        # The default view (content from each layer) at 96 px: its first pictures come on the first screen.
+        set_slider(page, "Size (px)", 96)
+        set_slider(page, "Steps", 10)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.click("#explain-run")
+        page.wait_for_function("() => document.querySelectorAll('#explain-panels .thumbnail-item').length >= 2",
+                               timeout=120_000)
+        first = cells(page)[0]
+        assert 0 <= first["top"] and first["bottom"] <= PROJECTOR[1], first
+        assert first["width"] >= 300, f"pictures drawn {first['width']:.0f} px wide: too small for the back row"
+        page.screenshot(path=str(ARTIFACTS / "explain-projector-first-screen.png"))
+        page.wait_for_function("() => document.querySelector('#explain-status').innerText.startsWith('Done')",
+                               timeout=240_000)
+
+        # The nine-cell grid fits one screen, its pictures still large.
+        page.get_by_label("The knobs, as a grid", exact=True).check()
+        page.wait_for_function("() => document.querySelector('#explain-caption').innerText.includes('grid')",
+                               timeout=10_000)
+        set_slider(page, "Size (px)", 64)
+        set_slider(page, "Steps", 3)
+        page.click("#explain-run")
+        page.wait_for_function("() => document.querySelectorAll('#explain-panels .thumbnail-item').length === 9 && "
+                               "document.querySelector('#explain-status').innerText.startsWith('Done')",
+                               timeout=240_000)
+        page.locator("#explain-output").evaluate("e => e.scrollIntoView({block: 'start'})")
+        grid = cells(page)
+        assert grid[-1]["bottom"] - grid[0]["top"] <= PROJECTOR[1] - 60, grid
+        assert min(c["width"] for c in grid) >= 280, grid
+        assert all(0 <= c["top"] and c["bottom"] <= PROJECTOR[1] for c in grid), grid
+        page.screenshot(path=str(ARTIFACTS / "explain-projector-grid.png"))

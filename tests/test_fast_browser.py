@@ -13,8 +13,8 @@ from PIL import Image
 from nst_core.fast.apply import shipped_models
 from nst_core.images import read_recipe
 
-from .apphelpers import app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
-from .test_app_browser import screenshot
+from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
+from .test_app_browser import ARTIFACTS, LAPTOP, boxes, off_screen, screenshot
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not shipped_models(), reason="no shipped fast models in styles/fast")]
@@ -117,3 +117,55 @@ def test_refine_and_train_work_after_an_error_and_stop_keeps_the_last_picture(pa
     assert recipe["refined_from"]["style"] and recipe["stopped_at_step"] >= 1 and recipe["output_size"] == [256, 192]
     # Stopped during the coarse scale, the PNG is still the size asked for (it was the coarse 128x96 picture).
     assert Image.open(io.BytesIO(response.content)).size == (256, 192)
+
+
+def menu_shows(page) -> str:
+    return page.locator("#fast-model input").input_value()
+
+
+def test_a_training_stays_in_view_on_a_laptop_and_its_network_is_picked(app_server, shared_images, tmp_path):  # noqa: F811
+    """At 1366x768, after Train, the network's output, the status and the loss chart sat a screen above the visible
+    part of the page: only the greyed-out Train button was in view. And once trained, the menu still named the
+    shipped network while the picture came from the trained one."""
+    watched = ["#fast-train", "#fast-train-stop", "#fast-train-status", "#fast-learning", "#fast-chart"]
+    with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
+        page.get_by_role("tab", name="Fast").click()
+        page.set_input_files("#fast-photo input[type=file]", str(shared_images / "golden_gate.jpg"))
+        page.wait_for_selector("#fast-result img", state="visible", timeout=60_000)
+        shipped = menu_shows(page)
+        page.get_by_text("Train a fast network for this painting").click()
+        page.locator("#fast-gallery button.thumbnail-item").first.click()
+        page.wait_for_selector("#fast-painting img", state="visible", timeout=30_000)
+        set_slider(page, "Training time (s)", 10)
+        page.click("#fast-train")  # playwright scrolls to the button first, as a visitor would
+        status_has(page, "#fast-train-status", "Step", 120)
+        page.wait_for_function("() => document.querySelector('#fast-learning img')?.complete", timeout=120_000)
+        assert off_screen(page, watched, LAPTOP) == {}, boxes(page, watched)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "fast-training-laptop.png"))
+        status_has(page, "#fast-train-status", "Done", 120)
+        page.wait_for_selector("#fast-train:not([disabled])", timeout=15_000)
+        status_has(page, "#fast-status", "your painting", 60)  # the trained network restyled the photo above
+        assert off_screen(page, watched, LAPTOP) == {}, boxes(page, watched)
+        page.screenshot(path=str(ARTIFACTS / "fast-trained-laptop.png"))
+        assert menu_shows(page) != shipped and "your painting" in menu_shows(page), menu_shows(page)
+
+
+def test_the_menu_names_the_network_in_the_model_file_box(page, shared_images):
+    """A model file in the box is what stylizes the photo, so the menu names it; picking a shipped network in the
+    menu then uses that one (the file in the box had won over the menu)."""
+    page.set_input_files("#fast-photo input[type=file]", str(shared_images / "tubingen.jpg"))
+    page.wait_for_selector("#fast-result img", state="visible", timeout=60_000)
+    status_has(page, "#fast-status", "one pass")
+    page.set_input_files("#fast-model-file input[type=file]", str(ROOT / "styles" / "fast" / "stained_glass.pt"))
+    page.wait_for_function("() => ['stained_glass', 'one pass'].every(w => "
+                           "document.querySelector('#fast-status').innerText.includes(w))", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#fast-model input').value.includes('stained_glass')",
+                           timeout=15_000)
+    assert menu_shows(page).startswith("Model file"), menu_shows(page)
+    page.locator("#fast-model input").click()
+    page.get_by_role("option", name="Swirling impasto").click()
+    page.wait_for_function("() => ['swirling_impasto', 'one pass'].every(w => "
+                           "document.querySelector('#fast-status').innerText.includes(w))", timeout=60_000)
+    assert menu_shows(page) == "Swirling impasto"
+    assert page.locator("#fast-model-file a[href]").count() == 0  # the box was emptied: the menu's pick is used

@@ -115,7 +115,9 @@ def test_training_streams_the_network_and_gives_a_model_that_loads_again(client,
     assert model_path and Path(model_path).suffix == ".pt"
     trained = load_model(model_path)
     assert trained.meta["teacher"] == "perceptual" and trained.meta["photos"] == ["your photo"]
-    assert trained.meta["training_seconds"] <= 10 + 30  # the cap, plus the step that crossed it
+    # The 10 s cap, plus the step that crossed it: at most twice a step's average here (not a fixed 30 s).
+    seconds, steps = trained.meta["training_seconds"], trained.meta["steps_done"]
+    assert 10 <= seconds <= 10 + 2 * seconds / steps, (seconds, steps)
     # Loaded again: the model file box drives instant stylization.
     image, status, _download = client.predict(handle_file(shared_images / "tubingen.jpg"), None,
                                               handle_file(model_path), 128, api_name="/fast_stylize")

@@ -30,11 +30,7 @@ from nst_core.errors import NSTError, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLES = ROOT / "styles"
-SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 REAL_URLOPEN = urllib.request.urlopen
-
-needs_shared = pytest.mark.skipif(not SHARED_IMAGES.is_dir(), reason="../shared/images is not present")
-
 
 def _load_generate():
     spec = importlib.util.spec_from_file_location("styles_generate", STYLES / "generate.py")
@@ -103,11 +99,9 @@ def test_manifest_entries_are_complete_and_licence_clean():
         assert "picasso" not in json.dumps(dataclasses.asdict(style)).lower()
 
 
-def test_download_checksums_match_the_shared_copies():
-    if not SHARED_IMAGES.is_dir():
-        pytest.skip("../shared/images is not present")
+def test_download_checksums_match_the_shared_copies(shared_images):
     for style in DOWNLOADS:
-        copy = SHARED_IMAGES / Path(style.url).name
+        copy = shared_images / Path(style.url).name
         assert hashlib.sha256(copy.read_bytes()).hexdigest() == style.sha256, style.name
 
 
@@ -486,10 +480,9 @@ def test_fetch_replaces_a_corrupt_cached_file(tmp_path):
     assert (cache / style.file).read_bytes() == src.read_bytes()
 
 
-@needs_shared
-def test_fetch_a_real_painting_from_a_local_copy(tmp_path):
+def test_fetch_a_real_painting_from_a_local_copy(tmp_path, shared_images):
     night = gallery.get_style("starry_night")
-    local = dataclasses.replace(night, url=(SHARED_IMAGES / "starry_night.jpg").as_uri())
+    local = dataclasses.replace(night, url=(shared_images / "starry_night.jpg").as_uri())
     path = gallery.fetch(local, cache_dir=tmp_path / "c", opener=REAL_URLOPEN)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == night.sha256
     with Image.open(path) as im:
@@ -557,11 +550,10 @@ def test_resolve_gallery_names_to_files():
         assert gallery.resolve_style_source(spelling) == expected
 
 
-@needs_shared
-def test_resolve_a_painting_already_in_the_cache(tmp_path):
+def test_resolve_a_painting_already_in_the_cache(tmp_path, shared_images):
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / "the_scream.jpg").write_bytes((SHARED_IMAGES / "the_scream.jpg").read_bytes())
+    (cache / "the_scream.jpg").write_bytes((shared_images / "the_scream.jpg").read_bytes())
     assert gallery.resolve_style_source("The Scream") == cache / "the_scream.jpg"
 
 

@@ -12,12 +12,12 @@ from PIL import Image
 
 from nst_core import Progress
 from nst_core.images import read_recipe
-from studio import controls
+from studio import controls, stylize_job
 from studio.files import ServedFiles
 from studio.jobs import JobBoard
 from studio.keepsakes import Keepsakes
 from studio.limits import Limits
-from studio.runner import JobRunner
+from studio.runner import JobRunner, Throttle
 from studio.stylize_job import chart_rows
 from studio.tab import Shared
 from studio.tabs import stylize
@@ -25,21 +25,21 @@ from studio.tabs import stylize
 from .conftest import gradient_image
 
 
-def _worker(connection, args) -> None:
+def _worker(connection, args, kwargs) -> None:
     try:
-        for frame in stylize.stylize_frames(*args):
+        for frame in stylize.stylize_frames(*args, **kwargs):
             connection.send(pickle.dumps(frame))
     finally:
         connection.send(None)
         connection.close()
 
 
-def in_another_process(*args):
+def in_another_process(*args, **kwargs):
     """Run the GPU job in a separate process and stream its pickled frames back, as ZeroGPU's wrapper does:
     nothing the job does to module state is seen by the server process."""
     context = multiprocessing.get_context("spawn")
     receiving, sending = context.Pipe(duplex=False)
-    worker = context.Process(target=_worker, args=(sending, args), daemon=True)
+    worker = context.Process(target=_worker, args=(sending, args, kwargs), daemon=True)
     worker.start()
     try:
         while (message := receiving.recv()) is not None:
@@ -125,3 +125,25 @@ def test_the_chart_plots_no_point_for_a_loss_that_was_not_finite():
                      device="cpu")
     rows = chart_rows(event, show_layers=True)
     assert [(row["term"], row["loss"]) for row in rows] == [("style", 2.0), ("tv", 0.5), ("relu1_1", 2.0)]
+
+
+def test_a_short_runs_time_lapse_has_a_frame_every_step_and_its_previews_stay_as_set(tab, tmp_path):
+    """A 40-step run previewed every 10 steps made a time-lapse of 5 frames."""
+    request = SimpleNamespace(session_hash="visitor-4")
+    outputs = list(tab.run(job_values(tmp_path, iterations=40, size=64, preview_every=10), request))
+    shown = [out for out in outputs if shows_a_picture(out)]
+    assert len(shown) <= 5  # steps 1, 10, 20, 30, 40 at most (fewer where the throttle held one back)
+    film = tab.keepsakes.film(tab.key("visitor-4"))
+    steps = [shot.step for shot in film.shots]
+    assert len(steps) >= 24 and steps == sorted(steps) and steps[-1] == 40, steps
+    assert read_recipe(outputs[-1][3])["settings"]["preview_every"] == 10
+
+
+def test_a_job_without_a_film_yields_no_quiet_frames(tmp_path, monkeypatch):
+    """The comparison of two style losses shows every frame's status: it asks for no film, so gets no quiet frames,
+    even where the throttle holds its previews back (here all of them but the last)."""
+    monkeypatch.setattr(stylize_job, "Throttle", lambda: Throttle(picture=1000))
+    values = job_values(tmp_path, iterations=12, size=64, preview_every=1)
+    content, styles, settings = stylize.checked_inputs(values, Limits())
+    frames = list(stylize.stylize_frames(content, styles, settings, False))
+    assert frames and all(frame.status and "film" not in frame.meta for frame in frames)

@@ -8,7 +8,9 @@ import pytest
 from PIL import Image
 
 from nst_core.errors import NSTError
-from nst_core.timelapse import Film, frames, with_counter, write_gif, write_mp4
+from nst_core.timelapse import FILM_FRAMES, Film, film_every, frames, with_counter, write_gif, write_mp4
+
+from .conftest import missing
 
 
 def frame(step: int, size: tuple[int, int] = (80, 60)) -> Image.Image:
@@ -36,7 +38,10 @@ def test_a_run_with_no_length_counts_its_steps_only():
 
 
 def test_gif_and_mp4_show_every_frame_at_the_final_size_with_the_counter(tmp_path):
-    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="imageio-ffmpeg is not installed")
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        missing("imageio-ffmpeg is not installed (pip install -r requirements.txt)")
     film = Film()
     for step in range(1, 11):  # a coarse-to-fine run: the first half is smaller
         film.add(frame(step, (40, 30) if step <= 5 else (80, 60)), step, 10)
@@ -60,3 +65,11 @@ def test_gif_and_mp4_show_every_frame_at_the_final_size_with_the_counter(tmp_pat
 def test_an_empty_film_is_refused_with_a_sentence(tmp_path):
     with pytest.raises(NSTError, match="run something first"):
         write_gif(Film(), tmp_path / "x.gif")
+
+
+def test_a_short_run_films_more_often_than_it_previews():
+    """A 40-step run previewed every 10 steps had a 5-frame time-lapse."""
+    assert film_every(40, 10) == 1 and film_every(100, 10) == 4 and film_every(1000, 10) == 10
+    assert film_every(40, 1) == 1 and film_every(5, 10) == 1
+    for iterations in (24, 40, 100, 239, 240, 500):
+        assert iterations // film_every(iterations, 10) >= min(iterations, FILM_FRAMES)

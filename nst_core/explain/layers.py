@@ -58,7 +58,7 @@ def layers(image: ImageSource, *, layer: str = "relu3_1", channel: int | None = 
     sheet.numbers["strongest_pairs"] = [[int(keep[p // len(keep)]), int(keep[p % len(keep)])] for p in pairs.tolist()]
     sheet.step = 2
     sheet.put(f"{layer}_gram", f"Gram matrix ({len(keep)} strongest)",
-              render.heatmap(block))
+              render.heatmap(block, [f"#{c}" for c in keep.tolist()]))
     yield sheet.event(f"The Gram matrix of {layer}: bright where two channels fire together")
 
     chosen = strongest[0] if channel is None else channel

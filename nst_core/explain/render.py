@@ -6,6 +6,7 @@ Only drawing: tensors and numbers in, PIL images out. Knows nothing about networ
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 import torch.nn.functional as F
@@ -70,16 +71,49 @@ def feature_grid(maps: torch.Tensor, names: list[str], *, tile: int = 96, column
     tiles = []
     for values, name in zip(maps, names):
         picture = to_pil(enlarge(colormap(normalised(values)), tile).unsqueeze(0))
-        tiles.append(to_tensor(label(picture, name, max(10, picture.height // 7)))[0])
+        # A quarter of the tile's height: at a seventh, "#239" was ~11 px on a projected screen, unreadable from a seat.
+        tiles.append(to_tensor(label(picture, name, max(12, picture.height // 4)))[0])
     same = max(t.shape[-2] for t in tiles), max(t.shape[-1] for t in tiles)
     tiles = [F.interpolate(t.unsqueeze(0), size=same, mode="nearest")[0] for t in tiles]
     return to_pil(make_grid(tiles, nrow=columns, padding=3, pad_value=1.0).unsqueeze(0))
 
 
-def heatmap(matrix: torch.Tensor, *, side: int = 256) -> Image.Image:
-    """A (C, C) Gram matrix as a heatmap; the square root spreads the few strong pairs from the many weak."""
+def heatmap(matrix: torch.Tensor, names: list[str] | None = None, *, side: int = 256) -> Image.Image:
+    """A (C, C) Gram matrix as a heatmap; the square root spreads the few strong pairs from the many weak.
+
+    With `names` (the channels, in the matrix's order) it gets what a class needs to read it: a colour key on top
+    ("apart" to "together"), and along both axes the name of every eighth channel or so, with an empty band below
+    for the gallery's caption. Without axes the picture was a coloured square nobody in the room could read."""
     values = normalised(matrix.clamp(min=0)).sqrt()
-    return to_pil(enlarge(colormap(values), side).unsqueeze(0))
+    cells = to_pil(enlarge(colormap(values), side).unsqueeze(0))
+    if not names:
+        return cells
+    size = max(14, cells.width // 14)
+    text = font(size)
+    probe = ImageDraw.Draw(cells)
+    left = max(round(probe.textlength(name, font=text)) for name in names) + size
+    key, ticks = 2 * size, size + size // 2
+    top, bottom = key + ticks, 2 * size
+    picture = Image.new("RGB", (left + cells.width + size, top + cells.height + bottom), PAPER)
+    picture.paste(cells, (left, top))
+    draw = ImageDraw.Draw(picture)
+    # The key: the ramp between its two words.
+    apart, together = "apart", "together"
+    start = left + round(draw.textlength(apart, font=text)) + size // 2
+    end = left + cells.width - round(draw.textlength(together, font=text)) - size // 2
+    ramp = to_pil(colormap(torch.linspace(0, 1, max(2, end - start)).expand(size, -1)).unsqueeze(0))
+    picture.paste(ramp, (start, size // 2))
+    draw.text((left, size), apart, fill=INK, font=text, anchor="lm")
+    draw.text((left + cells.width, size), together, fill=INK, font=text, anchor="rm")
+    # The axes: every `every`-th channel's name, as many as fit side by side.
+    cell = cells.width / len(names)
+    widest = max(draw.textlength(name, font=text) for name in names) + size // 2
+    every = max(1, math.ceil(widest / cell))
+    for i in range(0, len(names), every):
+        middle = left + (i + 0.5) * cell
+        draw.text((middle, top - 2), names[i], fill=INK, font=text, anchor="md")
+        draw.text((left - size // 3, top + (i + 0.5) * cell), names[i], fill=INK, font=text, anchor="rm")
+    return picture
 
 
 def overlay(image: Image.Image, values: torch.Tensor) -> Image.Image:

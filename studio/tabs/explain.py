@@ -21,6 +21,7 @@ from nst_core.names import LAYER_CHOICES
 from .. import controls
 from ..buttons import run_button, stop_button
 from ..components import NumberSlider
+from ..scroll import bring_into_view
 from ..tab import Result, Shared
 from .explain_job import DEFAULTS, LABELS, ExplainJob, explain_key
 from .stylize import StylizeTab
@@ -68,19 +69,21 @@ class ExplainTab:
     def layout(self) -> None:
         top_size, top_steps = min(self.limits.max_size, 512), min(self.limits.max_iterations, 400)
         start = DEFAULTS[FIRST_VIEW]
+        # Run and the pictures come first (on a projector the tab opened on a screen of text, the pictures a screen
+        # down and Run two); the explanations fold below them.
         with gr.Row(elem_id="explain-top"):
             self.view = gr.Radio([(LABELS[v], v) for v in VIEWS], value=FIRST_VIEW, label="What to show",
                                  elem_id="explain-view")
-        with gr.Accordion("Where is the third picture?", open=True, elem_id="explain-why"):
-            gr.Markdown(THIRD_IMAGE)
-        self.caption = gr.Markdown(TAB_CAPTIONS[FIRST_VIEW], elem_id="explain-caption")
-        gr.Markdown("**Classic experiments, one click each** (a few seconds on two CPU cores):",
-                    elem_id="presets-title")
-        with gr.Row(elem_id="explain-presets"):
-            self.presets = [gr.Button(label, size="sm", elem_id=f"preset-{i}")
-                            for i, (label, _, _) in enumerate(PRESETS)]
         with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=280):
+            with gr.Column(scale=1, min_width=280, elem_id="explain-controls"):
+                with gr.Row():
+                    self.run_btn = gr.Button("Run", variant="primary", elem_id="explain-run")
+                    self.stop_btn = gr.Button("Stop", variant="stop", elem_id="explain-stop")
+                gr.Markdown("**Classic experiments, one click each** (a few seconds on two CPU cores):",
+                            elem_id="presets-title")
+                with gr.Column(elem_id="explain-presets"):
+                    self.presets = [gr.Button(label, size="sm", elem_id=f"preset-{i}")
+                                    for i, (label, _, _) in enumerate(PRESETS)]
                 gr.Markdown("Uses the photo and the painting from the **Stylize** tab.", elem_id="explain-uses")
                 self.options = {
                     "source": gr.Radio(["photo", "painting", "result"], value="photo", label="Look at",
@@ -104,15 +107,16 @@ class ExplainTab:
                                                      label="Steps", info="optimisation steps of each picture")
                 self.weights = gr.Dropdown(controls.weights_menu(), value=controls.weights_choices()[0],
                                            label="Network weights", info="compare: the trained network")
-                with gr.Row():
-                    self.run_btn = gr.Button("Run", variant="primary", elem_id="explain-run")
-                    self.stop_btn = gr.Button("Stop", variant="stop", elem_id="explain-stop")
-            with gr.Column(scale=3, min_width=320):
+            with gr.Column(scale=3, min_width=320, elem_id="explain-output"):
+                self.status = gr.Markdown("Pick a view and press Run.", elem_id="explain-status")
                 self.panels = gr.Gallery(label="Pictures (they fill in live; click a grid picture to load it into "
                                          "Stylize)", columns=4, height="auto", object_fit="contain", allow_preview=True,
                                          elem_id="explain-panels")
-                self.status = gr.Markdown("Pick a view and press Run.", elem_id="explain-status")
                 self.numbers = gr.Markdown("", elem_id="explain-numbers")
+        with gr.Accordion("What this view shows", open=True, elem_id="explain-about"):
+            self.caption = gr.Markdown(TAB_CAPTIONS[FIRST_VIEW], elem_id="explain-caption")
+        with gr.Accordion("Where is the third picture?", open=True, elem_id="explain-why"):
+            gr.Markdown(THIRD_IMAGE)
         self.cells = gr.State([])
 
     def wire(self, tabs: gr.Tabs) -> None:
@@ -147,6 +151,7 @@ class ExplainTab:
                   options["rows"], self.size, options["steps"], self.weights]
         outputs = [self.panels, self.status, self.numbers, self.cells]
         self.run_event = run_button(self.run_btn, explain, inputs, outputs, api_name="explain", concurrency_limit=8)
+        self.run_btn.click(None, js=bring_into_view("explain-output", "explain-panels"), api_visibility="private")
         stop_button(self.stop_btn, self.run_event,
                     lambda: "Stopped. The pictures so far stay; the history below keeps them.", [self.status])
 

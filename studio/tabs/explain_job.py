@@ -184,7 +184,9 @@ class ExplainJob:
                       for _, _, image, _ in panels}  # holding each image keeps its id from being reused
             gallery = [(served[id(image)][1], title) for _, title, image, _ in panels]
             cells = [cell for _, _, _, cell in panels]
-            yield gr.update(value=gallery, columns=COLUMNS[view]), frame.status, table, cells
+            # The view's class sizes its pictures (studio.css): the grid's three rows fit one screen.
+            yield (gr.update(value=gallery, columns=COLUMNS[view], elem_classes=[f"view-{view}"]), frame.status, table,
+                   cells)
 
     @staticmethod
     def caption(recipe: dict[str, Any], step: int) -> str:

@@ -15,12 +15,13 @@ from typing import Any
 import gradio as gr
 
 from nst_core import NSTError
-from nst_core.fast.apply import shipped_models
+from nst_core.fast.apply import MODELS, shipped_models
 from nst_core.gallery import get_style
 
 from ..buttons import run_button, stop_button
 from ..charts import TERM_COLOURS
 from ..components import NumberSlider, PaintingImage, UploadedImage, check_uploads, gallery_items
+from ..scroll import bring_into_view
 from ..tab import Result, Shared, run_length
 from .fast_job import FastJobs, check_model_file, instant_key, refine_key, train_key
 
@@ -29,15 +30,37 @@ DEFAULT_SIZE = 512
 TRAIN_TERMS = ("total", "content", "style")
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """(label, name) of each shipped model: the gallery's title where the style is a gallery style."""
+FILE_CHOICE = "model-file"  # the menu's last entry: the network in the model file box
+
+
+def model_choices(file_label: str | None = None) -> list[tuple[str, str]]:
+    """(label, name) of each shipped model (the gallery's title where the style is a gallery style), then the model
+    file's entry, named after the network in the box when there is one."""
     choices = []
     for name in shipped_models():
         try:
             choices.append((get_style(name).title, name))
         except NSTError:
             choices.append((name, name))
-    return choices
+    file_entry = f"Model file: {file_label}" if file_label else "The model file below (train or load one)"
+    return [*choices, (file_entry, FILE_CHOICE)]
+
+
+def first_shipped() -> str | None:
+    return next(iter(shipped_models()), None)
+
+
+def menu_for_file(file: Any, choice: Any) -> Any:
+    """The menu once the model file box changed: a network in the box is named and picked (after a training the
+    menu still named the shipped network while the picture came from the trained one); an emptied box hands the
+    menu back to a shipped network."""
+    if file:
+        try:
+            label = MODELS.get(file).label
+        except NSTError:
+            return gr.skip()  # check_model_file says what is wrong with it
+        return gr.update(choices=model_choices(label), value=FILE_CHOICE)
+    return gr.update(choices=model_choices(), value=first_shipped() if choice == FILE_CHOICE else choice)
 
 
 # --- what the tab puts in the history strip ------------------------------------------------------------------
@@ -84,7 +107,7 @@ class FastTab:
             with gr.Column(scale=1, min_width=300):
                 self.photo = UploadedImage(label="Photo", sources=["upload", "clipboard"], type="filepath",
                                            elem_id="fast-photo")
-                self.choice = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
+                self.choice = gr.Dropdown(choices=choices, value=first_shipped(),
                                           label="Fast network (one per painting)", elem_id="fast-model")
                 self.model_file = gr.File(label="…or a model file (.pt): loaded here after training, downloadable",
                                           file_types=[".pt"], type="filepath", elem_id="fast-model-file")
@@ -114,16 +137,18 @@ class FastTab:
                     self.styles_gallery = gr.Gallery(value=self.gallery, label="Style gallery", columns=5,
                                                      height="auto", allow_preview=False, elem_id="fast-gallery",
                                                      object_fit="cover")
+                # The training's column: Train above what it shows, all on one screen (Train was at the foot of
+                # the painting's column, its output, status and chart a screen above it).
+                with gr.Column(scale=1, min_width=300, elem_id="fast-train-output"):
                     self.seconds = NumberSlider(10, limits.train_seconds, value=min(120, limits.train_seconds), step=10,
                                                 label="Training time (s)", elem_id="fast-seconds")
                     with gr.Row():
                         self.train_btn = gr.Button("Train", variant="primary", elem_id="fast-train")
                         self.train_stop = gr.Button("Stop", variant="stop", elem_id="fast-train-stop")
-                with gr.Column(scale=1, min_width=300):
+                    self.train_status = gr.Markdown("Ready.", elem_id="fast-train-status")
                     self.learning = gr.Image(label="The network's output on your photo", format="webp",
                                              interactive=False, elem_id="fast-learning")
-                    self.train_status = gr.Markdown("Ready.", elem_id="fast-train-status")
-                    self.chart = gr.LinePlot(x="step", y="loss", color="term", title="Training loss", height=240,
+                    self.chart = gr.LinePlot(x="step", y="loss", color="term", title="Training loss", height=220,
                                              elem_id="fast-chart",
                                              color_map={t: TERM_COLOURS[t] for t in TRAIN_TERMS})
 
@@ -131,14 +156,19 @@ class FastTab:
         jobs = self.jobs
         instant = [self.photo, self.choice, self.model_file, self.size]
         shown = [self.result, self.status, self.download]
+        # The menu and the model file box agree: a file in the box is the menu's pick (menu_for_file), and picking
+        # a shipped network empties the box (a file in it would win: the API's fast_stylize uses a given file).
+        # The menu's own changes are the box's doing, so only a visitor's pick (.input) restyles the photo.
         # No progress overlays: after a mistake they marked the picture, status and download "Error" (runner.reported).
         calm = {"show_progress": "hidden"}
         self.instant_events = [
             self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4, **calm),
-            *(trigger(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4, **calm)
-              for trigger in (self.choice.change, self.size.release)),
-            self.model_file.change(check_model_file, self.model_file, self.status, api_visibility="private",
-                                   **calm).success(
+            self.size.release(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4, **calm),
+            self.choice.input(self.pick, instant, [self.model_file, *shown], api_visibility="private",
+                              concurrency_limit=4, **calm),
+            self.model_file.change(menu_for_file, [self.model_file, self.choice], self.choice,
+                                   api_visibility="private", **calm).then(
+                check_model_file, self.model_file, self.status, api_visibility="private", **calm).success(
                 jobs.stylize, instant, shown, api_visibility="private", **calm),
         ]
         self.camera.stream(jobs.live, [self.camera, self.choice, self.model_file], self.live, stream_every=STREAM_EVERY,
@@ -165,8 +195,20 @@ class FastTab:
                                       api_name="fast_train", concurrency_limit=self.limits.queue_size)
         self.refine_event = run_button(self.refine_btn, refine, instant, shown, api_name="fast_refine",
                                        concurrency_limit=self.limits.queue_size)
+        self.train_btn.click(None, js=bring_into_view("fast-train-output", "fast-chart"), api_visibility="private")
         stop_button(self.train_stop, self.train_event, jobs.after_train_stop, [self.train_status, self.model_file])
         stop_button(self.stop_btn, self.refine_event, jobs.after_refine_stop, [self.status, self.download])
+
+    def pick(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> Iterator[list]:
+        """A network picked in the menu: (model file box, picture, status, download). A shipped one empties the box,
+        whose change then restyles the photo; the model file's entry with an empty box says where to get one."""
+        if choice != FILE_CHOICE and file:
+            yield [None, gr.skip(), gr.skip(), gr.skip()]
+        elif choice == FILE_CHOICE and not file:
+            yield [gr.skip(), gr.skip(), "Train a network below, or drop a model file (.pt) in the box.", gr.skip()]
+        else:
+            for update in self.jobs.stylize(photo, choice, file, size, request):
+                yield [gr.skip(), *update]
 
     def history(self) -> list[Result]:
         return [*(Result("fast", event, instant_key, instant_caption, instant_settings)

@@ -216,7 +216,10 @@ class FastJobs:
 
     def refining(self, job: Refinement, session: str) -> Iterator[tuple]:
         paintings = [job.model.painting]
-        for frame in stylize_frames(job.photo, paintings, job.settings, False, init_image=job.start):
+        for frame in stylize_frames(job.photo, paintings, job.settings, False, init_image=job.start, film=True):
+            if "film" in frame.meta:  # a short run's picture for its time-lapse alone
+                self.keepsakes.film_only(refine_key(session), frame.meta["film"], frame.step, job.settings.iterations)
+                continue
             if frame.image is None:
                 yield gr.skip(), frame.status, gr.skip()
                 continue

@@ -26,13 +26,14 @@ from ..controls import CONTROLS, RESTORABLE
 from ..jobs import session_of
 from ..keepsakes import stopped_download
 from ..runner import status_update
+from ..scroll import bring_into_view
 from ..stylize_job import checked_inputs, stylize_frames
 from ..tab import Result, Shared, amount, run_length
 from .compare import Compare
 
-# On a phone the result is below the controls: bring it into view when Run is pressed.
-SHOW_RESULT = """() => { const r = document.getElementById('result'); const box = r && r.getBoundingClientRect();
-  if (box && (box.top < 0 || box.top > window.innerHeight / 2)) r.scrollIntoView({block: 'start'}); }"""
+# When Run is pressed, the run's column (Run, the status line, the picture, the chart) is brought into view unless
+# it is all in view already: on a phone it is below the controls, on a laptop the chart was below the screen.
+SHOW_RESULT = bring_into_view("stylize-output", "chart")
 INSTANT_NOTE = ("A fast network's instant version of this painting (one pass, Fast tab); the optimisation "
                 "starts as soon as a compute slot is free…")
 
@@ -77,7 +78,10 @@ class StylizeTab:
         content, styles, settings, show_layers = inputs
         rows: list[dict] = []
         fresh = False
-        for frame in stylize_frames(content, styles, settings, show_layers):
+        for frame in stylize_frames(content, styles, settings, show_layers, film=True):
+            if "film" in frame.meta:  # a short run's picture for its time-lapse alone
+                self.keepsakes.film_only(self.key(session), frame.meta["film"], frame.step, settings.iterations)
+                continue
             if not fresh and (frame.rows or frame.image is not None):
                 # The last run's chart and download go when this run has its own: not before (a run that fails
                 # loading its weights leaves them with the last picture), nor after (they would pass for this
@@ -141,13 +145,14 @@ class StylizeTab:
                                                  allow_preview=False, elem_id="gallery", object_fit="cover")
                 with gr.Accordion("Blend up to three paintings", open=False):
                     place("blend")
-            with gr.Column(scale=1, min_width=300):
+            # The run's column: the status line (step, time left) above the picture, so both stay in view.
+            with gr.Column(scale=1, min_width=300, elem_id="stylize-output"):
                 with gr.Row(elem_id="actions"):
                     self.run_btn = gr.Button("Run", variant="primary", elem_id="run")
                     self.stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+                self.status = gr.Markdown("Ready.", elem_id="status")
                 self.result = gr.Image(label="Result (updates live)", format="webp", interactive=False,
                                        elem_id="result")
-                self.status = gr.Markdown("Ready.", elem_id="status")
                 self.chart = gr.LinePlot(x="step", y="loss", color="term", title="Loss (lower is closer)", height=260,
                                          elem_id="chart", color_map=TERM_COLOURS)
                 place("chart")
