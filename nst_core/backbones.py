@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from torchvision.models import VGG16_Weights, VGG19_Weights
 from torchvision.models.vgg import make_layers
 
+from . import reach
 from .checksum import sha256_of
 from .errors import NotDownloaded, SettingsError, WeightsUnavailable
 from .names import CONVS_PER_BLOCK, WEIGHT_SOURCES, layer_names
@@ -215,6 +216,7 @@ def _download_state(source: WeightSource) -> dict[str, torch.Tensor]:
                                                   weights_only=True, progress=False)
     except (urllib.error.URLError, OSError, TimeoutError) as error:
         log.info("could not fetch %s weights from %s: %s", source.name, source.url, error)
+        reach.unreachable(source.url)
         raise NotDownloaded(f"The {source.name} weights are not downloaded yet and could not be fetched "
                             "(no connection to the internet).", source.name) from None
     except RuntimeError as error:  # torch.hub's checksum mismatch

@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from nst_core import NSTError, Settings
+from nst_core import NSTError, Settings, reach
 from nst_core.backbones import SOURCES, arch_of_weights, is_cached
 from nst_core.config import field_info
 from nst_core.names import LAYER_CHOICES, block_of, layer_names
@@ -53,7 +53,7 @@ class Control:
         if self.default is not None or self.setting is None:
             return self.default
         if self.name == "weights":
-            return weights_choices()[0]
+            return default_weights_choice()
         value = from_setting(self, getattr(DEFAULTS, self.setting))
         top = self.limit(limits)
         return min(value, top) if top is not None and self.kind == "slider" else value
@@ -98,7 +98,7 @@ class Control:
 
     def choices(self) -> list[str] | list[tuple[str, str]]:
         if self.name == "weights":
-            return weights_menu()
+            return weights_menu(every_source=True)
         return list(field_info(self.setting)["choices"])
 
 
@@ -142,44 +142,69 @@ RESTORABLE = [c for c in CONTROLS if c.setting is not None]
 
 
 # --- the weights menu: source names and the server's own file, never an arbitrary path --------------------
-# Each option says whether it works here without the internet ("ready"): a look at torch's hub cache, no network
-# call. Those that work come first (the first is the default): the server's NST_WEIGHTS file, then downloaded
-# sources; then the sources that download on first use; untrained, a teaching option, last.
+# Only what works here is offered: the server's NST_WEIGHTS file, sources in torch's hub cache ("ready": a look at
+# the disk), sources to download on first use while their host can be reached (nst_core.reach, asked in the
+# background), and untrained, a teaching option, last. Those that work without the internet come first (the first
+# is the default).
 
 READY = "ready"
 # How to use the studio offline, for the sentence that says a source could not be fetched (runner.user_errors).
 OFFLINE_WAY_OUT = (f"choose one marked {READY} under Network weights, or start the server with NST_WEIGHTS set "
                    "to a VGG weights file")
+# What the page says when only the untrained network can run here (refresh_on_load).
+UNTRAINED_ONLY = ("This server has no VGG weights and cannot reach the internet to fetch them, so it offers only the "
+                  "untrained network, whose pictures are a teaching demo: to paint, start it with NST_WEIGHTS set "
+                  "to a VGG weights file (README, Weights offline).")
 
 
-def weights_menu() -> list[tuple[str, str]]:
-    """The Network weights options as (label, value): the value is what the API takes."""
+def weights_menu(*, every_source: bool = False) -> list[tuple[str, str]]:
+    """The Network weights options as (label, value): the value is what the API takes. `every_source`: the sources
+    out of reach too, for a component's build-time choices (the API's vocabulary; Gradio would refuse any other
+    value with words of its own), which the page narrows on load (`refresh_on_load`)."""
     local = os.environ.get("NST_WEIGHTS")
     named = [name for name in SOURCES if name != "untrained"]
     menu = [(f"local: {Path(local).name} ({READY}: this server's NST_WEIGHTS file)", f"local: {Path(local).name}")] \
         if local else []
     menu += [(f"{name} ({READY}: downloaded)", name) for name in named if is_cached(name)]
-    menu += [(f"{name} (not downloaded: needs the internet on first use)", name) for name in named
-             if not is_cached(name)]
+    menu += [(f"{name} (not downloaded: fetched on first use)", name) for name in named
+             if not is_cached(name) and (every_source or reach.reachable(SOURCES[name].url))]
     return [*menu, (f"untrained ({READY}: random weights, nothing to download)", "untrained")]
 
 
 def weights_choices() -> list[str]:
-    """The Network weights options' values, in the menu's order (the first is the default)."""
+    """The Network weights options' values, in the menu's order."""
     return [value for _, value in weights_menu()]
 
 
-def refresh_on_load(menu: gr.Dropdown, layer_menus: Iterable[gr.components.Component] = ()) -> None:
+def default_weights_choice() -> str:
+    """The first option that works here: the default of the menu and of the API. With nothing local or downloaded
+    it waits for the sources' host to answer (a few seconds at most, once), so it never depends on a race."""
+    for name in SOURCES:
+        if SOURCES[name].url and not is_cached(name):
+            reach.reachable(SOURCES[name].url, wait=True)
+    return weights_choices()[0]
+
+
+def weights_now(layer_menus: int, status: bool) -> list:
+    """The page-load updates of `refresh_on_load`: the menu as it is now, its default's layers for `layer_menus`
+    menus, and (if `status`) the status line, which names the way out when the untrained network is all there is."""
+    options = weights_menu()
+    default = options[0][1]
+    alone = default == "untrained"
+    said = {"info": UNTRAINED_ONLY} if alone else {}
+    told = [UNTRAINED_ONLY if alone else gr.skip()] if status else []
+    layers = gr.update(choices=list(network_layers(default)))
+    return [gr.update(choices=options, value=default, **said), *[layers] * layer_menus, *told]
+
+
+def refresh_on_load(menu: gr.Dropdown, layer_menus: Iterable[gr.components.Component] = (),
+                    status: gr.components.Component | None = None) -> None:
     """On each page load, the menu's options and default as they are now (a source downloaded since the server
-    started is ready: the page itself is built once), and `layer_menus` offering that default's layers only."""
+    started is ready, one whose host went out of reach is gone: the page itself is built once); see weights_now."""
     layer_menus = list(layer_menus)
-
-    def now() -> list:
-        default = weights_choices()[0]
-        layers = gr.update(choices=list(network_layers(default)))
-        return [gr.update(choices=weights_menu(), value=default), *[layers] * len(layer_menus)]
-
-    gr.on(None, now, None, [menu, *layer_menus], queue=False, show_progress="hidden", api_visibility="private")
+    shown = [menu, *layer_menus, *([status] if status is not None else [])]
+    gr.on(None, lambda: weights_now(len(layer_menus), status is not None), None, shown, queue=False,
+          show_progress="hidden", api_visibility="private")
 
 
 # --- each network's layers: VGG-16 lacks relu3_4, relu4_4 and relu5_4 ------------------------------------------

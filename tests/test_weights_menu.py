@@ -4,22 +4,33 @@ NST_WEIGHTS, every option but `untrained` failed the same way and the sentence s
 from __future__ import annotations
 
 import pickle
+import socket
+import time
+from dataclasses import replace
 
 import gradio as gr
 import pytest
 import torch
 
-from nst_core.backbones import arch_of_weights, hub_file, is_cached
+from nst_core import reach
+from nst_core.backbones import SOURCES, _download_state, arch_of_weights, hub_file, is_cached
 from nst_core.errors import NotDownloaded, NSTError
 from studio import controls
 from studio.runner import user_errors
 
 
+def answered(monkeypatch, reachable: bool) -> None:
+    """Every weight source's host has answered: reachable or not."""
+    hosts = {reach.host_of(source.url) for source in SOURCES.values() if source.url}
+    monkeypatch.setattr(reach, "_answers", {host: (reachable, time.monotonic()) for host in hosts})
+
+
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    """An empty torch hub cache, and no NST_WEIGHTS."""
+    """An empty torch hub cache, no NST_WEIGHTS, and the sources' hosts within reach."""
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     monkeypatch.delenv("NST_WEIGHTS", raising=False)
+    answered(monkeypatch, True)
     return tmp_path
 
 
@@ -35,7 +46,7 @@ def test_a_source_is_ready_once_its_file_is_in_the_hub_cache(hub):
 def test_the_menu_marks_what_works_here_and_puts_it_first(hub, monkeypatch, real_weights):
     menu = controls.weights_menu()
     assert [value for _, value in menu] == ["vgg19", "vgg16", "vgg19-caffe", "vgg16-caffe", "untrained"]
-    assert all("not downloaded" in label and "internet" in label for label, value in menu if value != "untrained")
+    assert all("not downloaded" in label and "first use" in label for label, value in menu if value != "untrained")
     assert menu[-1][0].startswith(f"untrained ({controls.READY}")
 
     hub_file("vgg16-caffe").parent.mkdir()
@@ -47,6 +58,72 @@ def test_the_menu_marks_what_works_here_and_puts_it_first(hub, monkeypatch, real
     assert value == "local: vgg16-caffe-features.pth" and controls.READY in label and "NST_WEIGHTS" in label
     assert controls.weights_choices()[0] == value == controls.defaults(controls.Limits())["weights"]
     assert controls.weights_from_choice(value) == str(real_weights)
+
+
+def test_offline_the_menu_offers_only_what_runs_and_the_page_names_nst_weights(hub, monkeypatch, real_weights):
+    """Issue 21 (2): offline, with nothing downloaded and no NST_WEIGHTS, every trained option failed at Run."""
+    answered(monkeypatch, False)
+    assert controls.weights_menu() == [(f"untrained ({controls.READY}: random weights, nothing to download)",
+                                        "untrained")]
+    every = controls.weights_menu(every_source=True)  # the components' build-time choices: the API's vocabulary
+    assert [value for _, value in every] == ["vgg19", "vgg16", "vgg19-caffe", "vgg16-caffe", "untrained"]
+    assert controls.default_weights_choice() == "untrained"
+    menu, layers, status = controls.weights_now(1, True)
+    assert menu["value"] == "untrained" and "NST_WEIGHTS" in menu["info"] and status == controls.UNTRAINED_ONLY
+    assert controls.UNTRAINED_ONLY.count(". ") == 0 and "NST_WEIGHTS" in controls.UNTRAINED_ONLY
+
+    hub_file("vgg16").parent.mkdir()
+    hub_file("vgg16").write_bytes(b"")  # a downloaded source still runs offline, and nothing more is said
+    assert controls.weights_choices() == ["vgg16", "untrained"]
+    menu, status = controls.weights_now(0, True)
+    assert "info" not in menu and status == gr.skip()
+    monkeypatch.setenv("NST_WEIGHTS", str(real_weights))
+    assert controls.weights_choices() == ["local: vgg16-caffe-features.pth", "vgg16", "untrained"]
+
+
+def test_a_failed_download_marks_its_host_out_of_reach(hub, monkeypatch):
+    closed = free_port()
+    source = replace(SOURCES["vgg16"], url=f"http://127.0.0.1:{closed}/vgg16-00000000.pth")
+    no_proxies(monkeypatch)
+    with pytest.raises(NotDownloaded):
+        _download_state(source)
+    assert reach.reachable(source.url) is False
+
+
+def no_proxies(monkeypatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_answer(url: str) -> bool:
+    reach.reachable(url)
+    deadline = time.monotonic() + 10
+    while reach.host_of(url) in reach._asking and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return reach.reachable(url)
+
+
+def test_a_host_is_asked_in_the_background_through_the_proxy_urllib_would_use(monkeypatch):
+    monkeypatch.setattr(reach, "_answers", {})
+    no_proxies(monkeypatch)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        listening = f"http://127.0.0.1:{server.getsockname()[1]}/weights.pth"
+        assert wait_answer(listening) is True
+    assert wait_answer(f"http://localhost:{free_port()}/weights.pth") is False  # nothing listens there
+    assert reach.reachable(f"http://127.0.0.2:{free_port()}/weights.pth", wait=True) is False  # its first answer
+
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")  # a closed proxy: offline, as in the tests
+    assert reach.first_hop("https://download.pytorch.org/models/vgg16.pth")[0] == "127.0.0.1"
+    assert wait_answer("https://download.pytorch.org/models/vgg16.pth") is False
 
 
 @pytest.mark.parametrize("source", ["vgg19", "vgg16-caffe", None])

@@ -105,7 +105,8 @@ class ExplainTab:
                                          info="small is quick: each view starts at a size that takes under a minute")
                 self.options["steps"] = NumberSlider(1, top_steps, value=min(start["steps"], top_steps), step=1,
                                                      label="Steps", info="optimisation steps of each picture")
-                self.weights = gr.Dropdown(controls.weights_menu(), value=controls.weights_choices()[0],
+                self.weights = gr.Dropdown(controls.weights_menu(every_source=True),
+                                           value=controls.default_weights_choice(),
                                            label="Network weights", info="compare: the trained network")
             with gr.Column(scale=3, min_width=320, elem_id="explain-output"):
                 self.status = gr.Markdown("Pick a view and press Run.", elem_id="explain-status")
@@ -124,7 +125,7 @@ class ExplainTab:
         start = DEFAULTS[FIRST_VIEW]
         view_outputs = [self.caption, *(options[name] for name in USED_BY), self.size]
         self.view.input(view_updates, self.view, view_outputs, queue=False, api_visibility="private")
-        controls.refresh_on_load(self.weights, [options["layer"]])
+        controls.refresh_on_load(self.weights, [options["layer"]], self.status)
 
         def network_change(choice: str, layer: str) -> tuple:
             """Another network: the layer menu offers its layers only; a chosen layer it lacks is replaced."""
@@ -143,7 +144,7 @@ class ExplainTab:
             pictures, a status line, its numbers and, for grid, each picture's settings."""
             values = dict(view=view, content=content, style=style, source=source, layer=layer, channel=channel,
                           layers=list(STYLE_LAYERS) if layers is None else layers, sets=sets, tiles=tiles, rows=rows,
-                          size=size, steps=steps, weights=weights or controls.weights_choices()[0])
+                          size=size, steps=steps, weights=weights or controls.default_weights_choice())
             yield from self.job.run(values, request)
 
         inputs = [self.view, stylized.controls["content"], stylized.controls["style"], options["source"],

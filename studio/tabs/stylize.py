@@ -184,7 +184,7 @@ class StylizeTab:
             check_uploads(self.controls[name], what, self.status)
         # The layer menus offer the chosen network's layers only (VGG-16 lacks relu3_4, relu4_4 and relu5_4).
         layers = [self.controls["content_layer"], self.controls["style_layers"]]
-        controls.refresh_on_load(self.controls["weights"], layers)
+        controls.refresh_on_load(self.controls["weights"], layers, self.status)
         self.controls["weights"].change(controls.network_change, [self.controls["weights"], *layers],
                                         [*layers, self.status], queue=False, show_progress="hidden",
                                         api_visibility="private")
