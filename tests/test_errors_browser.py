@@ -84,11 +84,13 @@ def test_an_error_keeps_the_last_picture_and_no_panel_shows_a_badge(page, shared
 
     # A mistake after it: per-layer weights that do not fit the style layers.
     page.get_by_text("Advanced", exact=True).click()
-    page.get_by_label("Per-layer style weights", exact=True).fill("1, 2")
+    box = page.locator("label").filter(has_text="Per-layer style weights").locator("textarea, input").first
+    box.fill("1, 2")
+    box.blur()  # committed before Run reads it
     page.click("#run")
-    toast(page, "one weight per layer")
+    toast(page, "Per-layer weights look like")
     page.wait_for_selector("#run:not([disabled])", timeout=10_000)
-    page.wait_for_function("() => document.querySelector('#status').innerText.includes('one weight per layer')",
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Per-layer weights look like')",
                            timeout=10_000)
     assert badges(page) == []
     assert result_src(page) == picture, "the last picture is gone"
