@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import urllib.error
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from torch.nn import functional as F
 from torchvision.models import VGG16_Weights, VGG19_Weights
 from torchvision.models.vgg import make_layers
 
+from . import reach
 from .checksum import sha256_of
 from .errors import NotDownloaded, SettingsError, WeightsUnavailable
 from .names import CONVS_PER_BLOCK, WEIGHT_SOURCES, layer_names
@@ -214,11 +216,49 @@ def _download_state(source: WeightSource) -> dict[str, torch.Tensor]:
                                                   weights_only=True, progress=False)
     except (urllib.error.URLError, OSError, TimeoutError) as error:
         log.info("could not fetch %s weights from %s: %s", source.name, source.url, error)
+        reach.unreachable(source.url)
         raise NotDownloaded(f"The {source.name} weights are not downloaded yet and could not be fetched "
-                            "(no connection to the internet).") from None
+                            "(no connection to the internet).", source.name) from None
     except RuntimeError as error:  # torch.hub's checksum mismatch
         raise WeightsUnavailable(f"The downloaded {source.name} weights failed their checksum; try again.") \
             from error
+
+
+def hub_file(name: str) -> Path | None:
+    """Where torch's hub cache keeps a weight source's file once downloaded (None: untrained needs none)."""
+    url = SOURCES[name].url
+    if url is None:
+        return None
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urllib.parse.urlparse(url).path).name
+
+
+def is_cached(name: str) -> bool:
+    """Whether a weight source can be used without the internet: untrained, or its file is in torch's hub cache.
+    A look at the disk only, never a network call (its checksum is verified when it loads)."""
+    path = hub_file(name)
+    return path is None or path.is_file()
+
+
+def arch_of_weights(weights: str) -> str | None:
+    """vgg16 or vgg19 for a source name or a local weights file; None for a file that is not a VGG checkpoint.
+    Cheap enough for a page: a file's tensors are mapped, not read, and the answer is kept while it is unchanged."""
+    if weights in SOURCES:
+        return SOURCES[weights].arch
+    path = Path(os.path.expanduser(weights))
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _arch_of_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _arch_of_file(path: str, mtime_ns: int, size: int) -> str | None:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return arch_of_state(state) if isinstance(state, dict) else None
+    except Exception:  # noqa: BLE001  (not a checkpoint, in any of torch's ways: loading it will say so)
+        return None
 
 
 @functools.lru_cache(maxsize=4)

@@ -24,7 +24,15 @@ class WeightsUnavailable(NSTError):
 
 class NotDownloaded(WeightsUnavailable):
     """A named weight source is not in the cache and could not be fetched. The message names no path or
-    flag: each front end adds what its user can do instead (a CLI flag, another choice in a menu)."""
+    flag: each front end adds what its user can do instead (a CLI flag, another choice in a menu), or words its
+    own sentence from `source`, the source's name."""
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+    def __reduce__(self) -> tuple:  # the source survives pickling (a ZeroGPU worker's error reaches the server)
+        return type(self), (str(self), self.source)
 
 
 class StyleUnavailable(NSTError):

@@ -18,7 +18,9 @@ from gradio.data_classes import GradioRootModel
 
 from nst_core import NSTError
 from nst_core.gallery import get_style, list_styles
-from nst_core.images import MAX_BYTES
+from nst_core.images import MAX_BYTES, decode_image
+
+SMALL_SIDE = 64  # px: a picture whose longer side is shorter shows the network almost nothing
 
 
 def undecoded(payload: Any) -> str | bytes | None:
@@ -80,12 +82,15 @@ class PaintingImage(gr.Image):
         value = getattr(payload, "root", payload)
         if not isinstance(value, str):
             return undecoded(value)
+        # The names offered are those this server has (the engine's own list names paintings it could download).
+        names = ", ".join(s.name for s in list_styles() if s.available)
         try:
             style = get_style(value)
-        except NSTError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+        except NSTError:
+            raise gr.Error(f"There is no gallery style called '{value[:60]}'; choose one of: {names}.",
+                           print_exception=False) from None
         if not style.available:
-            raise gr.Error(f"The painting '{style.title}' is not available on this server; choose another.",
+            raise gr.Error(f"The painting '{style.title}' is not available on this server; choose one of: {names}.",
                            print_exception=False)
         return str(style.path)
 
@@ -108,6 +113,38 @@ class NumberSlider(gr.Slider):
             raise gr.Error(f"{self.label} must be between {self.minimum:g} and {self.maximum:g} here, not {payload:g}.",
                            print_exception=False)
         return super().preprocess(payload)
+
+
+def upload_verdict(payload: Any, what: str) -> tuple[bool, str | None]:
+    """An uploaded picture as it arrives: (whether to keep it, the sentence to show or None). A file that is not a
+    picture we accept (a text file renamed .jpg showed as a broken-image sliver) or is too large is not kept; a
+    tiny one (a 1x1 PNG ran into a near-copy of the painting without a word) is kept, with a warning."""
+    try:
+        image = decode_image(payload)
+    except NSTError as error:
+        return False, str(error)
+    width, height = image.size
+    if max(width, height) < SMALL_SIDE:
+        return True, (f"The {what} is only {width}×{height} pixels, too small to show the network much; one at least "
+                      f"{SMALL_SIDE} pixels across works far better.")
+    return True, None
+
+
+def check_uploads(image: gr.Image, what: str, status: gr.components.Component | None = None, *,
+                  reported_elsewhere: bool = False) -> None:
+    """Check each picture uploaded to `image` at once (see `upload_verdict`): one that is not kept empties the box.
+    The sentence goes to a toast and to `status`, if given; `reported_elsewhere`: another of the box's events says
+    why a picture is unusable (the Fast tab stylizes each photo as it arrives), so only a tiny one is told here."""
+
+    def check(payload: Any) -> Any:
+        keep, sentence = upload_verdict(payload, what) if payload is not None else (True, None)
+        if sentence is not None and (keep or not reported_elsewhere):
+            gr.Warning(sentence)
+        box = gr.skip() if keep else None
+        return box if status is None else (box, sentence or gr.skip())
+
+    image.upload(check, image, image if status is None else [image, status], show_progress="hidden",
+                 api_visibility="private")
 
 
 def gallery_items() -> list[tuple[str, str]]:

@@ -11,16 +11,17 @@ from __future__ import annotations
 import inspect
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from nst_core import NSTError, Settings
-from nst_core.backbones import SOURCES
+from nst_core import NSTError, Settings, reach
+from nst_core.backbones import SOURCES, arch_of_weights, is_cached
 from nst_core.config import field_info
+from nst_core.names import LAYER_CHOICES, block_of, layer_names
 
 from .components import NumberSlider, PaintingImage, UploadedImage
 from .limits import Limits
@@ -52,7 +53,7 @@ class Control:
         if self.default is not None or self.setting is None:
             return self.default
         if self.name == "weights":
-            return weights_choices()[0]
+            return default_weights_choice()
         value = from_setting(self, getattr(DEFAULTS, self.setting))
         top = self.limit(limits)
         return min(value, top) if top is not None and self.kind == "slider" else value
@@ -95,9 +96,9 @@ class Control:
             return gr.Radio(choices, value=value, **common)
         return gr.Dropdown(choices, value=value, **common)
 
-    def choices(self) -> list[str]:
+    def choices(self) -> list[str] | list[tuple[str, str]]:
         if self.name == "weights":
-            return weights_choices()
+            return weights_menu(every_source=True)
         return list(field_info(self.setting)["choices"])
 
 
@@ -141,10 +142,136 @@ RESTORABLE = [c for c in CONTROLS if c.setting is not None]
 
 
 # --- the weights menu: source names and the server's own file, never an arbitrary path --------------------
+# Only what works here is offered: the server's NST_WEIGHTS file, sources in torch's hub cache ("ready": a look at
+# the disk), sources to download on first use while their host can be reached (nst_core.reach, asked in the
+# background), and untrained, a teaching option, last. Those that work without the internet come first (the first
+# is the default).
+
+READY = "ready"
+# How to use the studio offline, for the sentence that says a source could not be fetched (runner.user_errors).
+OFFLINE_WAY_OUT = (f"choose one marked {READY} under Network weights, or start the server with NST_WEIGHTS set "
+                   "to a VGG weights file")
+# What the page says when only the untrained network can run here (refresh_on_load).
+UNTRAINED_ONLY = ("This server has no VGG weights and cannot reach the internet to fetch them, so it offers only the "
+                  "untrained network, whose pictures are a teaching demo: to paint, start it with NST_WEIGHTS set "
+                  "to a VGG weights file (README, Weights offline).")
+
+
+def weights_menu(*, every_source: bool = False) -> list[tuple[str, str]]:
+    """The Network weights options as (label, value): the value is what the API takes. `every_source`: the sources
+    out of reach too, for a component's build-time choices (the API's vocabulary; Gradio would refuse any other
+    value with words of its own), which the page narrows on load (`refresh_on_load`)."""
+    local = os.environ.get("NST_WEIGHTS")
+    named = [name for name in SOURCES if name != "untrained"]
+    menu = [(f"local: {Path(local).name} ({READY}: this server's NST_WEIGHTS file)", f"local: {Path(local).name}")] \
+        if local else []
+    menu += [(f"{name} ({READY}: downloaded)", name) for name in named if is_cached(name)]
+    menu += [(f"{name} (not downloaded: fetched on first use)", name) for name in named
+             if not is_cached(name) and (every_source or reach.reachable(SOURCES[name].url))]
+    return [*menu, (f"untrained ({READY}: random weights, nothing to download)", "untrained")]
+
 
 def weights_choices() -> list[str]:
-    local = os.environ.get("NST_WEIGHTS")
-    return ([f"local: {Path(local).name}"] if local else []) + list(SOURCES)
+    """The Network weights options' values, in the menu's order."""
+    return [value for _, value in weights_menu()]
+
+
+def default_weights_choice() -> str:
+    """The first option that works here: the default of the menu and of the API. With nothing local or downloaded
+    it waits for the sources' host to answer (a few seconds at most, once), so it never depends on a race."""
+    for name in SOURCES:
+        if SOURCES[name].url and not is_cached(name):
+            reach.reachable(SOURCES[name].url, wait=True)
+    return weights_choices()[0]
+
+
+def weights_now(layer_menus: int, status: bool) -> list:
+    """The page-load updates of `refresh_on_load`: the menu as it is now, its default's layers for `layer_menus`
+    menus, and (if `status`) the status line, which names the way out when the untrained network is all there is."""
+    options = weights_menu()
+    default = options[0][1]
+    alone = default == "untrained"
+    said = {"info": UNTRAINED_ONLY} if alone else {}
+    told = [UNTRAINED_ONLY if alone else gr.skip()] if status else []
+    layers = gr.update(choices=list(network_layers(default)))
+    return [gr.update(choices=options, value=default, **said), *[layers] * layer_menus, *told]
+
+
+def refresh_on_load(menu: gr.Dropdown, layer_menus: Iterable[gr.components.Component] = (),
+                    status: gr.components.Component | None = None) -> None:
+    """On each page load, the menu's options and default as they are now (a source downloaded since the server
+    started is ready, one whose host went out of reach is gone: the page itself is built once); see weights_now."""
+    layer_menus = list(layer_menus)
+    shown = [menu, *layer_menus, *([status] if status is not None else [])]
+    gr.on(None, lambda: weights_now(len(layer_menus), status is not None), None, shown, queue=False,
+          show_progress="hidden", api_visibility="private")
+
+
+# --- each network's layers: VGG-16 lacks relu3_4, relu4_4 and relu5_4 ------------------------------------------
+# The components are built with VGG-19's layers (the API's choices, whatever its weights); the page offers the
+# chosen network's only, and a run naming a layer its network lacks is refused before it queues.
+
+def network_name(arch: str) -> str:
+    return f"VGG-{arch.removeprefix('vgg')}"
+
+
+def network_of(choice: Any) -> str:
+    """vgg16 or vgg19: the network a Network weights option loads (vgg19 where that cannot be told: a file that is
+    not a checkpoint says so when it loads)."""
+    try:
+        return arch_of_weights(weights_from_choice(choice)) or "vgg19"
+    except NSTError:
+        return "vgg19"
+
+
+def network_layers(choice: Any) -> tuple[str, ...]:
+    """The layers a Network weights option's network has."""
+    return tuple(name for name in layer_names(network_of(choice)) if name.startswith("relu"))
+
+
+def listed(names: Iterable[str], last: str) -> str:
+    """["a", "b", "c"], "or" -> "a, b or c", in the network's order."""
+    names = sorted(set(names), key=LAYER_CHOICES.index)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
+def check_network_layers(weights: str, layers: Iterable[str]) -> None:
+    """Refuse, with one sentence, layers the weights' network lacks."""
+    arch = arch_of_weights(weights)
+    if arch is None:
+        return
+    have = [n for n in layer_names(arch) if n.startswith("relu")]
+    missing = [layer for layer in layers if layer not in have]
+    if missing:
+        raise NSTError(f"{network_name(arch)} has no layer {listed(missing, 'or')}; choose among {', '.join(have)}.")
+
+
+def nearest_layer(layer: str, have: tuple[str, ...]) -> str:
+    """The deepest layer of the same block the network has (relu4_4 -> relu4_3), else the default."""
+    same = [name for name in have if block_of(name) == block_of(layer) and name <= layer]
+    return same[-1] if same else DEFAULTS.content_layer
+
+
+def network_change(choice: Any, content_layer: Any, style_layers: Any, *, label: str = "the content layer") -> tuple:
+    """Another Network weights option: the layer menus offer its network's layers only; a chosen layer it lacks is
+    replaced (content, called `label` in the note) or unticked (style), and the note (else gr.skip()) says so."""
+    have = network_layers(choice)
+    content = content_layer if content_layer in have else nearest_layer(str(content_layer), have)
+    chosen = [layer for layer in (style_layers or ()) if layer in have]
+    dropped = [layer for layer in (style_layers or ()) if layer not in have]
+    if not chosen:
+        chosen = [layer for layer in DEFAULTS.style_layers if layer in have]
+    changes = []
+    if dropped:
+        verb = "is" if len(dropped) == 1 else "are"
+        changes.append(f"{listed(dropped, 'and')} {verb} unticked from the style layers")
+    if content != content_layer:
+        changes.append(f"{label} is {content} instead of {content_layer}")
+    note = gr.skip()
+    if changes:
+        missing = [layer for layer in [content_layer, *dropped] if layer not in have]
+        note = f"{network_name(network_of(choice))} has no layer {listed(missing, 'or')}, so {', and '.join(changes)}."
+    return gr.update(choices=list(have), value=content), gr.update(choices=list(have), value=chosen), note
 
 
 def weights_from_choice(choice: Any) -> str:

@@ -52,6 +52,8 @@ class History:
             return list(self.items.get(session) or ())
 
 
-def differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(name, a's value, b's value) for every setting the two do not share."""
-    return [(name, a.get(name), b.get(name)) for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]
+def differences(a: dict[str, Any], b: dict[str, Any], *, shared_only: bool = False) -> list[tuple[str, Any, Any]]:
+    """(name, a's value, b's value) for every setting the two do not share; `shared_only`: only among the settings
+    both have (two kinds of result have few: a Stylize run and an Explain view listed some 25 "— →" rows)."""
+    names = set(a) & set(b) if shared_only else set(a) | set(b)
+    return [(name, a.get(name), b.get(name)) for name in sorted(names) if a.get(name) != b.get(name)]

@@ -19,7 +19,7 @@ from .files import ServedFiles
 from .history import Entry, History, differences
 from .jobs import session_of
 from .keepsakes import Keepsakes
-from .tab import Result
+from .tab import Result, amount
 
 PROJECTOR_JS = "(on) => { document.body.classList.toggle('projector', on); }"
 
@@ -93,9 +93,14 @@ class Room:
             first = chosen[0]
             return [picked, first.image, None, f"**{first.caption}**. Pick another to compare."]
         a, b = chosen
-        changed = differences(a.settings, b.settings)
+        kinds = a.settings.get("tab"), b.settings.get("tab")
+        if kinds[0] == kinds[1]:
+            head, changed = ":", differences(a.settings, b.settings)
+        else:  # most of one kind's settings mean nothing to the other: compare those both have
+            head = " (two kinds of result, so only the settings both have):"
+            changed = differences(a.settings, b.settings, shared_only=True)
         lines = [f"- **{name}**: {show(x)} → {show(y)}" for name, x, y in changed] or ["- the same settings"]
-        return [picked, a.image, b.image, f"**{a.caption}** against **{b.caption}**:\n" + "\n".join(lines)]
+        return [picked, a.image, b.image, f"**{a.caption}** against **{b.caption}**{head}\n" + "\n".join(lines)]
 
     def timelapse(self, picked: list, request: gr.Request) -> list:
         session = session_of(request)
@@ -117,4 +122,4 @@ def show(value: Any) -> str:
         return "—"
     if isinstance(value, list):
         return ", ".join(map(str, value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return amount(value) if isinstance(value, float) else str(value)

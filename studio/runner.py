@@ -2,7 +2,9 @@
 
 - `JobRunner.stream`: the stages every job goes through, whichever tab it is in (see its numbered comments).
 - `user_errors`: an NSTError inside becomes the visitor's one sentence (gr.Error), never a traceback.
-- `status_update`: a tab's update that shows only a status line (while its job waits for a slot).
+- `told`, `reported`: that sentence shown first as the status line, then raised (a job's failure, and a one-shot
+  handler's): the page keeps what it showed, with no red "Error" badges; API clients get the error event.
+- `status_update`: a tab's update that shows only a status line (while its job waits for a slot, or failed).
 - `Throttle`: how often a streaming job sends an update and a new picture.
 
 What a job computes and what its updates look like are the tab's; this module knows neither.
@@ -21,6 +23,7 @@ import gradio as gr
 from nst_core import NSTError
 from nst_core.errors import NotDownloaded
 
+from .controls import OFFLINE_WAY_OUT
 from .jobs import JobBoard, session_of
 
 Checked = TypeVar("Checked")
@@ -37,9 +40,45 @@ def user_errors() -> Iterator[None]:
         yield
     except NSTError as error:
         text = str(error)
-        if isinstance(error, NotDownloaded):
-            text = text.removesuffix(".") + "; choose another option under Network weights."
+        if isinstance(error, NotDownloaded):  # what to do instead, in a sentence short enough for a toast
+            weights = f"The {error.source} weights" if error.source else "These weights"
+            text = f"{weights} are not downloaded and this server could not fetch them; {OFFLINE_WAY_OUT}."
         raise gr.Error(text, print_exception=False) from None
+
+
+class Failure:
+    """What `told` caught: nothing (false), or the visitor's sentence as an update and as the error to raise."""
+
+    def __init__(self) -> None:
+        self.update: Any = None
+        self.error: gr.Error | None = None
+
+    def __bool__(self) -> bool:
+        return self.error is not None
+
+
+@contextlib.contextmanager
+def told(show: Callable[[str], Any]) -> Iterator[Failure]:
+    """Like `user_errors`, but the error is kept instead of raised, with `show(sentence)` (a status line), for a
+    generator handler to yield the update first and raise the error after it."""
+    failure = Failure()
+    try:
+        with user_errors():
+            yield failure
+    except gr.Error as error:
+        failure.update, failure.error = show(error.message), error
+
+
+def reported(show: Callable[[str], Update], compute: Callable[[], Update]) -> Iterator[Update]:
+    """A one-shot handler's update, as a generator: `compute()`'s, or for a failure the visitor can act on, the
+    status line `show(sentence)` and then the error, as `JobRunner.stream` does for a job (its event hides
+    Gradio's progress overlays, or every output gets a red "Error" badge)."""
+    with told(show) as failed:
+        update = compute()
+    if failed:
+        yield failed.update
+        raise failed.error
+    yield update
 
 
 def status_update(index: int, count: int) -> Callable[[str], tuple]:
@@ -66,18 +105,27 @@ class JobRunner:
 
         `check()` turns the inputs into what the job takes (an NSTError: the visitor's mistake); `job(checked,
         session)` and `first(checked, session)` yield the tab's updates; `waiting(line)` is the update that shows
-        a status line while the job waits for a compute slot.
+        only a status line: while the job waits for a compute slot, and what went wrong when it fails.
+
+        A failure the visitor can act on is told twice: its sentence as the status line (every other output left
+        as it was: the last picture stays), then as a gr.Error (the toast, and the API's error event). The tab's
+        Run event hides Gradio's progress overlays (`studio.buttons.run_button`), which would otherwise mark every
+        output of the event with a red "Error" badge over what it showed.
         """
         # 1. Check the inputs before the job takes a place: a mistake costs the visitor no wait.
-        with user_errors():
+        with told(waiting) as failed:
             checked = check()
+        if failed:
+            yield failed.update
+            raise failed.error
         # 2. Take the session's one place on the board; a second job (from any tab) is refused at once.
         session = session_of(request)
         ticket = self.board.join(session)
         if ticket is None:
+            yield waiting(ONE_JOB)
             raise gr.Error(ONE_JOB, print_exception=False)
         try:
-            with user_errors():
+            with told(waiting) as failed:
                 # 3. What can be shown before a slot is free (a fast network's picture).
                 if first is not None:
                     yield from first(checked, session)
@@ -89,6 +137,9 @@ class JobRunner:
         finally:
             # 6. Leave the board whatever happened: finished, failed, or stopped (Stop closes the generator).
             self.board.leave(ticket)
+        if failed:  # 7. After leaving the board: the status line, then the error that ends the event.
+            yield failed.update
+            raise failed.error
 
 
 class Due(NamedTuple):

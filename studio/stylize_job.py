@@ -35,6 +35,7 @@ def checked_inputs(values: dict[str, Any], limits: Limits) -> tuple[Image.Image,
     if values["style"] is None:
         raise NSTError("Pick a style from the gallery or upload a painting.")
     settings = controls.settings_from(values, limits)
+    controls.check_network_layers(settings.weights, [settings.content_layer, *settings.style_layers])
     content = decode_image(values["content"])
     styles = [decode_image(values[name]) for name in ("style", "style_2", "style_3") if values[name] is not None]
     check_paintings(styles, plan_scales(content.size, settings)[-1], settings)  # before the job queues

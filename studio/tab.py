@@ -33,6 +33,12 @@ def recipe_settings(recipe: dict[str, Any]) -> dict[str, Any]:
     return recipe.get("settings", {})
 
 
+def amount(value: float) -> str:
+    """A number for a caption a class reads: 599.791 -> 600, 1530.2 -> 1,530, 0.0421 -> 0.0421 (no exponents, no
+    digits beyond the three that matter)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def run_length(settings: dict[str, Any], step: int) -> str:
     """How far an optimisation got, for a caption: "150 steps", or "stopped at 40 of 150"."""
     total = settings.get("iterations", step)

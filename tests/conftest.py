@@ -116,6 +116,18 @@ def limited_server(tmp_path_factory, real_weights):
         stop_server(server)
 
 
+@pytest.fixture(scope="session")
+def offline_server(tmp_path_factory, real_weights):
+    """A server as a newcomer starts it offline: no NST_WEIGHTS, an empty hub cache, no internet."""
+    from .apphelpers import start_server, stop_server
+
+    server = start_server(tmp_path_factory.mktemp("offline-server"), real_weights, {"NST_WEIGHTS": ""})
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
 @pytest.fixture
 def weights_secret(real_weights) -> str:
     return str(real_weights.resolve())

@@ -201,8 +201,9 @@ def test_offline_weights_are_one_sentence_that_says_what_to_do(client, photos, a
         client.predict(handle_file(photos["content"]), handle_file(photos["style"]), 2, 64, weights="vgg19",
                        api_name="/stylize")
     message = str(caught.value)
-    assert message == ("The vgg19 weights are not downloaded yet and could not be fetched (no connection to the "
-                       "internet); choose another option under Network weights.")
+    assert message == ("The vgg19 weights are not downloaded and this server could not fetch them; choose one "
+                       "marked ready under Network weights, or start the server with NST_WEIGHTS set to a VGG weights "
+                       "file.")
     assert_one_clean_sentence(message)
 
 

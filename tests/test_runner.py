@@ -12,7 +12,7 @@ from nst_core import NSTError
 from nst_core.errors import NotDownloaded
 from studio import jobs
 from studio.jobs import JobBoard
-from studio.runner import ONE_JOB, JobRunner, Throttle, status_update, user_errors
+from studio.runner import ONE_JOB, JobRunner, Throttle, reported, status_update, user_errors
 
 
 def visitor(name: str) -> SimpleNamespace:
@@ -47,6 +47,7 @@ def test_a_user_error_in_the_job_is_one_sentence_and_the_ticket_is_given_back():
 
     updates = stream(runner, "a", failing)
     assert next(updates) == "a first picture"
+    assert next(updates) == "waiting: The painting is too small."  # the status line says it; the picture stays
     with pytest.raises(gr.Error) as caught:
         next(updates)
     assert caught.value.message == "The painting is too small." and caught.value.print_exception is False
@@ -60,8 +61,11 @@ def test_a_bad_input_is_refused_before_the_job_takes_a_place():
     def check():
         raise NSTError("Add a content photo first.")
 
+    updates = stream(runner, "a", check=check)
+    assert next(updates) == "waiting: Add a content photo first."
+    assert_board_empty(runner.board)
     with pytest.raises(gr.Error) as caught:
-        next(stream(runner, "a", check=check))
+        next(updates)
     assert caught.value.message == "Add a content photo first."
     assert_board_empty(runner.board)
 
@@ -96,8 +100,10 @@ def test_one_job_per_session_whichever_tab_asks():
     runner = JobRunner(JobBoard(2))
     first = stream(runner, "a", check=lambda: 100)
     next(first)
+    second = stream(runner, "a", lambda checked, session: iter(["another tab's job"]))
+    assert next(second) == f"waiting: {ONE_JOB}"
     with pytest.raises(gr.Error) as caught:
-        next(stream(runner, "a", lambda checked, session: iter(["another tab's job"])))
+        next(second)
     assert caught.value.message == ONE_JOB
     first.close()
     assert list(stream(runner, "a", check=lambda: 1)) == ["a step 1"]
@@ -116,11 +122,48 @@ def test_what_comes_first_is_shown_before_the_wait_for_a_slot(monkeypatch):
     assert_board_empty(runner.board)
 
 
-def test_a_missing_download_says_where_to_choose_another():
+def test_a_failure_is_a_status_line_then_the_error_whatever_the_stage():
+    """Issue 21 (4): a raised error alone let Gradio mark every output "Error" over the last picture, and the
+    status kept its old line ("Stopped. The last image is kept"): the status line comes first, then the error
+    (for the toast and API clients), and nothing else is touched."""
+    runner = JobRunner(JobBoard(1))
+
+    def refused():
+        raise NSTError("Add a content photo first.")
+
+    def failing_at_once(checked, session):
+        raise NSTError("The weights are not downloaded.")
+        yield
+
+    for updates, sentence in ((stream(runner, "a", check=refused), "Add a content photo first."),
+                              (stream(runner, "a", failing_at_once), "The weights are not downloaded.")):
+        shown = []
+        with pytest.raises(gr.Error) as caught:
+            for update in updates:
+                shown.append(update)
+        assert shown == [f"waiting: {sentence}"] and caught.value.message == sentence
+        assert_board_empty(runner.board)
+
+
+def test_a_one_shot_handler_reports_like_a_job():
+    assert list(reported(lambda line: f"status: {line}", lambda: "a picture")) == ["a picture"]
+
+    def broken():
+        raise NSTError("The image file is damaged or incomplete.")
+
+    updates = reported(lambda line: f"status: {line}", broken)
+    assert next(updates) == "status: The image file is damaged or incomplete."
+    with pytest.raises(gr.Error) as caught:
+        next(updates)
+    assert caught.value.message == "The image file is damaged or incomplete."
+
+
+def test_a_missing_download_says_what_to_do_instead():
     with pytest.raises(gr.Error) as caught, user_errors():
-        raise NotDownloaded("The VGG-19 weights are not downloaded.")
-    assert caught.value.message == ("The VGG-19 weights are not downloaded; choose another option under "
-                                    "Network weights.")
+        raise NotDownloaded("The vgg19 weights are not downloaded.", "vgg19")
+    assert caught.value.message == ("The vgg19 weights are not downloaded and this server could not fetch them; "
+                                    "choose one marked ready under Network weights, or start the server with "
+                                    "NST_WEIGHTS set to a VGG weights file.")
 
 
 def test_a_status_update_leaves_the_other_outputs_alone():

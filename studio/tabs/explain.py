@@ -105,7 +105,8 @@ class ExplainTab:
                                          info="small is quick: each view starts at a size that takes under a minute")
                 self.options["steps"] = NumberSlider(1, top_steps, value=min(start["steps"], top_steps), step=1,
                                                      label="Steps", info="optimisation steps of each picture")
-                self.weights = gr.Dropdown(controls.weights_choices(), value=controls.weights_choices()[0],
+                self.weights = gr.Dropdown(controls.weights_menu(every_source=True),
+                                           value=controls.default_weights_choice(),
                                            label="Network weights", info="compare: the trained network")
             with gr.Column(scale=3, min_width=320, elem_id="explain-output"):
                 self.status = gr.Markdown("Pick a view and press Run.", elem_id="explain-status")
@@ -124,6 +125,15 @@ class ExplainTab:
         start = DEFAULTS[FIRST_VIEW]
         view_outputs = [self.caption, *(options[name] for name in USED_BY), self.size]
         self.view.input(view_updates, self.view, view_outputs, queue=False, api_visibility="private")
+        controls.refresh_on_load(self.weights, [options["layer"]], self.status)
+
+        def network_change(choice: str, layer: str) -> tuple:
+            """Another network: the layer menu offers its layers only; a chosen layer it lacks is replaced."""
+            update, _, note = controls.network_change(choice, layer, [], label="the layer")
+            return update, note
+
+        self.weights.change(network_change, [self.weights, options["layer"]], [options["layer"], self.status],
+                            queue=False, show_progress="hidden", api_visibility="private")
 
         def explain(view: str = FIRST_VIEW, content: Any = None, style: Any = None, source: str = "photo",
                     layer: str = "relu3_1", channel: str = "", layers: list[str] | None = None,
@@ -134,16 +144,14 @@ class ExplainTab:
             pictures, a status line, its numbers and, for grid, each picture's settings."""
             values = dict(view=view, content=content, style=style, source=source, layer=layer, channel=channel,
                           layers=list(STYLE_LAYERS) if layers is None else layers, sets=sets, tiles=tiles, rows=rows,
-                          size=size, steps=steps, weights=weights or controls.weights_choices()[0])
+                          size=size, steps=steps, weights=weights or controls.default_weights_choice())
             yield from self.job.run(values, request)
 
         inputs = [self.view, stylized.controls["content"], stylized.controls["style"], options["source"],
                   options["layer"], options["channel"], options["layers"], options["sets"], options["tiles"],
                   options["rows"], self.size, options["steps"], self.weights]
-        # A new run starts from an empty page: the last view's pictures would pass for this one's first.
         outputs = [self.panels, self.status, self.numbers, self.cells]
-        self.run_event = run_button(self.run_btn, explain, inputs, outputs, api_name="explain", concurrency_limit=8,
-                                    cleared={self.panels: None, self.numbers: ""})
+        self.run_event = run_button(self.run_btn, explain, inputs, outputs, api_name="explain", concurrency_limit=8)
         self.run_btn.click(None, js=bring_into_view("explain-output", "explain-panels"), api_visibility="private")
         stop_button(self.stop_btn, self.run_event,
                     lambda: "Stopped. The pictures so far stay; the history below keeps them.", [self.status])

@@ -26,7 +26,7 @@ from nst_core.names import LAYER_CHOICES
 from .. import controls
 from ..jobs import Frame, on_gpu, session_of
 from ..runner import Throttle, status_update
-from ..tab import Shared
+from ..tab import Shared, amount
 
 LABELS = {"layers": "What each layer sees", "channel": "What a channel looks for",
           "reconstruct": "Content from each layer", "texture": "Style from growing layer sets",
@@ -131,6 +131,7 @@ class ExplainJob:
         if view in ("layers", "channel"):
             if values["layer"] not in LAYER_CHOICES:
                 raise NSTError(f"Layer must be one of {', '.join(LAYER_CHOICES)}.")
+            controls.check_network_layers(chosen["weights"], [values["layer"]])
             chosen["layer"] = values["layer"]
             channel = str(values["channel"] or "").strip()
             if channel:
@@ -162,6 +163,8 @@ class ExplainJob:
 
     def frames(self, checked: Checked, session: str) -> Iterator[tuple]:
         view, pictures, options = checked
+        # The last view's pictures and numbers stay until this view's first ones replace them: a view that fails
+        # (weights that cannot be loaded) leaves them, as a refused one does.
         key = explain_key(session)
         self.keepsakes.begin(key)
         recipe = {"view": view, "settings": {"view": view, **{k: list(v) if isinstance(v, tuple) else v
@@ -205,11 +208,6 @@ def layer_set(name: str) -> str:
     if name.startswith("to_"):
         return f"relu1_1 … {name[3:]}"
     return {"all5": "all five layers"}.get(name, name)
-
-
-def amount(value: float) -> str:
-    """1530.2 -> 1,530; 0.0421 -> 0.0421: no exponents for a class to decode."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def numbers_markdown(view: str, numbers: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from nst_core.gallery import get_style
 
 from ..buttons import run_button, stop_button
 from ..charts import TERM_COLOURS
-from ..components import NumberSlider, PaintingImage, UploadedImage, gallery_items
+from ..components import NumberSlider, PaintingImage, UploadedImage, check_uploads, gallery_items
 from ..scroll import bring_into_view
 from ..tab import Result, Shared, run_length
 from .fast_job import FastJobs, check_model_file, instant_key, refine_key, train_key
@@ -159,15 +159,17 @@ class FastTab:
         # The menu and the model file box agree: a file in the box is the menu's pick (menu_for_file), and picking
         # a shipped network empties the box (a file in it would win: the API's fast_stylize uses a given file).
         # The menu's own changes are the box's doing, so only a visitor's pick (.input) restyles the photo.
+        # No progress overlays: after a mistake they marked the picture, status and download "Error" (runner.reported).
+        calm = {"show_progress": "hidden"}
         self.instant_events = [
-            self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4),
-            self.size.release(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4),
+            self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4, **calm),
+            self.size.release(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4, **calm),
             self.choice.input(self.pick, instant, [self.model_file, *shown], api_visibility="private",
-                              concurrency_limit=4),
+                              concurrency_limit=4, **calm),
             self.model_file.change(menu_for_file, [self.model_file, self.choice], self.choice,
-                                   api_visibility="private").then(
-                check_model_file, self.model_file, self.status, api_visibility="private").success(
-                jobs.stylize, instant, shown, api_visibility="private"),
+                                   api_visibility="private", **calm).then(
+                check_model_file, self.model_file, self.status, api_visibility="private", **calm).success(
+                jobs.stylize, instant, shown, api_visibility="private", **calm),
         ]
         self.camera.stream(jobs.live, [self.camera, self.choice, self.model_file], self.live, stream_every=STREAM_EVERY,
                            time_limit=self.limits.job_seconds, concurrency_limit=self.limits.queue_size,
@@ -177,6 +179,8 @@ class FastTab:
             return self.gallery[evt.index][0]
 
         self.styles_gallery.select(pick_painting, None, self.painting, api_visibility="private")
+        check_uploads(self.photo, "photo", reported_elsewhere=True)  # its picture's own event says why it fails
+        check_uploads(self.painting, "painting", self.train_status)
 
         def train(photo: Any, painting: Any, seconds: float, request: gr.Request) -> Iterator[tuple]:
             """Train a fast network for `painting`, showing its output on `photo`, for at most `seconds`."""
@@ -188,22 +192,23 @@ class FastTab:
 
         self.train_event = run_button(self.train_btn, train, [self.photo, self.painting, self.seconds],
                                       [self.learning, self.train_status, self.chart, self.model_file],
-                                      api_name="fast_train", concurrency_limit=self.limits.queue_size,
-                                      cleared={self.chart: None})
+                                      api_name="fast_train", concurrency_limit=self.limits.queue_size)
         self.refine_event = run_button(self.refine_btn, refine, instant, shown, api_name="fast_refine",
                                        concurrency_limit=self.limits.queue_size)
         self.train_btn.click(None, js=bring_into_view("fast-train-output", "fast-chart"), api_visibility="private")
         stop_button(self.train_stop, self.train_event, jobs.after_train_stop, [self.train_status, self.model_file])
         stop_button(self.stop_btn, self.refine_event, jobs.after_refine_stop, [self.status, self.download])
 
-    def pick(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> list:
+    def pick(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> Iterator[list]:
         """A network picked in the menu: (model file box, picture, status, download). A shipped one empties the box,
         whose change then restyles the photo; the model file's entry with an empty box says where to get one."""
         if choice != FILE_CHOICE and file:
-            return [None, gr.skip(), gr.skip(), gr.skip()]
-        if choice == FILE_CHOICE and not file:
-            return [gr.skip(), gr.skip(), "Train a network below, or drop a model file (.pt) in the box.", gr.skip()]
-        return [gr.skip(), *self.jobs.stylize(photo, choice, file, size, request)]
+            yield [None, gr.skip(), gr.skip(), gr.skip()]
+        elif choice == FILE_CHOICE and not file:
+            yield [gr.skip(), gr.skip(), "Train a network below, or drop a model file (.pt) in the box.", gr.skip()]
+        else:
+            for update in self.jobs.stylize(photo, choice, file, size, request):
+                yield [gr.skip(), *update]
 
     def history(self) -> list[Result]:
         return [*(Result("fast", event, instant_key, instant_caption, instant_settings)

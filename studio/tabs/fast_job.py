@@ -28,7 +28,7 @@ from nst_core.lru import LRU
 from ..charts import loss_table
 from ..jobs import Frame, on_gpu, session_of
 from ..keepsakes import stopped_download
-from ..runner import Throttle, status_update, user_errors
+from ..runner import Throttle, reported, status_update, user_errors
 from ..stylize_job import stylize_frames
 from ..tab import Shared
 
@@ -118,14 +118,17 @@ class FastJobs:
             raise NSTError(f"Output size must be between 64 and {self.limits.max_size} px here.")
         return int(size)
 
-    def stylize(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> tuple:
-        """Instant stylization: (picture, status, download PNG with its recipe)."""
+    def stylize(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> Iterator[tuple]:
+        """Instant stylization: (picture, status, download PNG with its recipe); a mistake is the status line and
+        an error, the last picture staying."""
+        yield from reported(status_update(1, 3), lambda: self.stylized(photo, choice, file, size, request))
+
+    def stylized(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> tuple:
         if photo is None:
             return gr.skip(), "Add a photo to stylize it instantly.", gr.skip()
-        with user_errors():
-            model, side, image = self.model(choice, file), self.checked_size(size), decode_image(photo)
-            start = time.perf_counter()
-            result = stylize_fast(model, image, side)
+        model, side, image = self.model(choice, file), self.checked_size(size), decode_image(photo)
+        start = time.perf_counter()
+        result = stylize_fast(model, image, side)
         seconds = time.perf_counter() - start
         recipe = fast_recipe(model, image, result)
         key = instant_key(session_of(request))
@@ -230,12 +233,16 @@ class FastJobs:
         return stopped_download(self.keepsakes, self.files, refine_key(session_of(request)))
 
 
-def check_model_file(file: Any) -> str:
-    """A model file dropped in: one sentence about it (what it is, or why it is not a model)."""
+def check_model_file(file: Any) -> Iterator[str]:
+    """A model file dropped in: one sentence about it, what it is, or (status line, then error: the instant picture
+    that follows it does not run) why it is not a model."""
+    yield from reported(lambda line: line, lambda: model_file_line(file))
+
+
+def model_file_line(file: Any) -> str:
     if not file:
         return "Using the network picked in the menu."
-    with user_errors():
-        model = MODELS.get(file)
+    model = MODELS.get(file)
     seconds = model.meta.get("training_seconds")
     trained = f", trained {seconds:.0f} s" if isinstance(seconds, (int, float)) else ""
     return f"Using the model file: **{model.label}**{trained}."

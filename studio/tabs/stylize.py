@@ -21,14 +21,14 @@ from nst_core.images import read_recipe
 from .. import controls
 from ..buttons import run_button, stop_button
 from ..charts import TERM_COLOURS, loss_table
-from ..components import gallery_items
+from ..components import check_uploads, gallery_items
 from ..controls import CONTROLS, RESTORABLE
 from ..jobs import session_of
 from ..keepsakes import stopped_download
 from ..runner import status_update
 from ..scroll import bring_into_view
 from ..stylize_job import checked_inputs, stylize_frames
-from ..tab import Result, Shared, run_length
+from ..tab import Result, Shared, amount, run_length
 from .compare import Compare
 
 # When Run is pressed, the run's column (Run, the status line, the picture, the chart) is brought into view unless
@@ -70,17 +70,24 @@ class StylizeTab:
         if instant is not None:
             picture, recipe = instant
             self.keepsakes.keep(self.key(session), picture, recipe, picture.size, 0)
-            yield picture, INSTANT_NOTE, gr.skip(), gr.skip()
+            yield picture, INSTANT_NOTE, None, None  # the last run's chart and download are not this picture's
         # This run's frames make its time-lapse (the instant picture is not one of them).
         self.keepsakes.begin(self.key(session))
 
     def frames(self, inputs: Inputs, session: str) -> Iterator[tuple]:
         content, styles, settings, show_layers = inputs
         rows: list[dict] = []
+        fresh = False
         for frame in stylize_frames(content, styles, settings, show_layers, film=True):
             if "film" in frame.meta:  # a short run's picture for its time-lapse alone
                 self.keepsakes.film_only(self.key(session), frame.meta["film"], frame.step, settings.iterations)
                 continue
+            if not fresh and (frame.rows or frame.image is not None):
+                # The last run's chart and download go when this run has its own: not before (a run that fails
+                # loading its weights leaves them with the last picture), nor after (they would pass for this
+                # run's). Emptying the chart also empties its legend, which otherwise kept the last run's series.
+                fresh = True
+                yield gr.skip(), frame.status, None, None
             rows += frame.rows
             chart = loss_table(rows) if frame.rows else gr.skip()
             if frame.image is None:
@@ -115,7 +122,8 @@ class StylizeTab:
     def caption(recipe: dict[str, Any], step: int) -> str:
         """A few words about a result in the strip: the settings a class would compare, and how far it ran."""
         settings = recipe.get("settings", {})
-        return (f"Stylize: style {settings.get('style_weight', 0):g}, content {settings.get('content_layer', '?')}, "
+        style = amount(settings.get("style_weight", 0))  # the log10 slider's 2.778 is a weight of 599.791
+        return (f"Stylize: style {style}, content {settings.get('content_layer', '?')}, "
                 f"{settings.get('size', '?')} px, {run_length(settings, step)}")
 
     # --- the tab ----------------------------------------------------------------------------------------------
@@ -171,6 +179,15 @@ class StylizeTab:
             return self.gallery[evt.index][0]
 
         self.styles_gallery.select(pick_style, None, self.controls["style"], api_visibility="private")
+        for name, what in (("content", "photo"), ("style", "painting"), ("style_2", "second painting"),
+                           ("style_3", "third painting")):
+            check_uploads(self.controls[name], what, self.status)
+        # The layer menus offer the chosen network's layers only (VGG-16 lacks relu3_4, relu4_4 and relu5_4).
+        layers = [self.controls["content_layer"], self.controls["style_layers"]]
+        controls.refresh_on_load(self.controls["weights"], layers, self.status)
+        self.controls["weights"].change(controls.network_change, [self.controls["weights"], *layers],
+                                        [*layers, self.status], queue=False, show_progress="hidden",
+                                        api_visibility="private")
 
         def stylize(*values: Any) -> Iterator[tuple]:
             *values, request = values  # Gradio passes the request where the signature below says
@@ -181,11 +198,9 @@ class StylizeTab:
         stylize.__annotations__ = {"request": gr.Request}
         stylize.__doc__ = ("Stylize `content` in the style of `style` (optionally style_2 and style_3), streaming "
                            "previews.")
-        # Clearing the chart also clears its legend, which otherwise kept the last run's series.
         self.run_event = run_button(self.run_btn, stylize, self.inputs,
                                     [self.result, self.status, self.chart, self.download], api_name="stylize",
-                                    concurrency_limit=self.limits.queue_size,
-                                    cleared={self.download: None, self.chart: None})
+                                    concurrency_limit=self.limits.queue_size)
         self.run_btn.click(None, js=SHOW_RESULT, api_visibility="private")
         stop_button(self.stop_btn, self.run_event, self.after_stop, [self.status, self.download])
         self.recipe_file.upload(self.restore, self.recipe_file, [self.controls[c.name] for c in RESTORABLE] +
