@@ -107,6 +107,11 @@ def test_every_view_fills_in_live_on_a_projector(app_server, shared_images, tmp_
         page.locator("#explain-panels .thumbnail-item, #explain-panels button").last.click()
         page.wait_for_function("() => document.querySelector('#run')?.offsetParent !== null", timeout=10_000)
         assert page.get_by_label("number input for Style weight (log10)").input_value() == "2"
+        assert page.get_by_label("number input for Content weight (log10)").input_value() == "0"
+        # The cell's own 6 steps (at 64 px, like Stylize's size here, both one scale), not Stylize's 12 from above:
+        # with its own length Stylize made another picture (issue 21, item 8).
+        assert page.get_by_label("number input for Iterations").input_value() == "6"
+        assert page.get_by_label("number input for Output size (px)").input_value() == "64"
         assert "Loaded from the grid" in page.locator("#status").inner_text()
         page.get_by_role("tab", name="Explain").click()
 

@@ -4,13 +4,21 @@ the numbers a class reads, the keepsakes' films and the history strip."""
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 
+import gradio as gr
 import pytest
 from PIL import Image
 
+from nst_core import Settings
 from nst_core.explain import CAPTIONS, THIRD_IMAGE, VIEWS
+from nst_core.explain.knobs import grid
+from studio import controls
 from studio.history import History, differences
 from studio.keepsakes import Keepsakes
+from studio.limits import Limits
+from studio.page import build_demo
+from studio.tabs import studio_tabs
 from studio.tabs.explain import TAB_CAPTIONS
 from studio.tabs.explain_job import DEFAULTS, ExplainJob, numbers_markdown, view_frames
 from studio.tabs.stylize import StylizeTab
@@ -96,3 +104,43 @@ def test_two_results_compare_by_the_settings_they_do_not_share():
     recipe = {"settings": {"style_weight": 100.0, "content_layer": "relu4_2", "size": 256, "iterations": 150}}
     assert StylizeTab.caption(recipe, 40) == "Stylize: style 100, content relu4_2, 256 px, stopped at 40 of 150"
     assert ExplainJob.caption({"settings": {"view": "grid", "size": 96}}, 9) == "Explain: The knobs, as a grid, 96 px"
+
+
+@pytest.fixture(scope="module")
+def grid_cell(tiny):
+    """The settings of the grid's last picture (style x100, content relu4_2), as the tab's state holds them."""
+    photo, painting = gradient_image(400, 300, seed=1), gradient_image(90, 120, seed=2)
+    *_, last = grid(photo, painting, size=64, steps=6, backbone=tiny)
+    panel = last.panels[-1]
+    assert panel.title == "x100, content relu4_2"
+    return dict(panel.settings)
+
+
+# Stylize's size -> the iterations the cell's 6 steps at 64 px (one scale) become: the coarsest scale gets 6.
+@pytest.mark.parametrize(("size", "iterations"), [(64, 6), (256, 9), (512, 11)])
+def test_a_grid_picture_loads_into_stylize_as_the_same_run_at_stylizes_size(grid_cell, size, iterations, tmp_path,
+                                                                            monkeypatch):
+    """Issue 21, item 8: Stylize kept its own 150 iterations, and its Run painted over the building the cell kept."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    made, limits = [], Limits()
+    demo = build_demo(limits, lambda shared: made.extend(studio_tabs(shared)) or made)
+    stylize, explain = made[0], made[1]
+    load = next(fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "load_cell")
+    photo = tmp_path / "photo.png"
+    gradient_image(400, 300, seed=1).save(photo)
+    # The Stylize tab as a visitor left it: its own defaults, at `size`, blending a second painting.
+    values = {**controls.defaults(limits), "content": str(photo), "style": str(photo), "style_2": str(photo),
+              "size": size}
+    names = {id(component): name for name, component in stylize.controls.items()}
+    given = [[grid_cell] if component is explain.cells else values[names[id(component)]]
+             for component in load.inputs]
+    out = load.fn(*given, gr.SelectData(None, {"index": 0, "value": None}))
+    for component, value in zip(load.outputs, out):
+        if id(component) in names and not isinstance(value, type(gr.skip())):
+            values[names[id(component)]] = value
+    loaded = controls.settings_from(values, limits)
+    cell = Settings.from_dict(grid_cell)
+    # Only the size differs, the steps scaled for it; how often it previews and the job's limit change no pixel.
+    assert loaded == replace(cell, size=size, iterations=iterations, preview_every=loaded.preview_every,
+                             max_seconds=loaded.max_seconds)
+    assert loaded.style_loss == "gram" and loaded.content_layer == "relu4_2" and loaded.style_blend is None

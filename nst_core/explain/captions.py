@@ -63,6 +63,6 @@ CAPTIONS = {
         "The knobs as a grid. Every small picture is a whole style transfer. From left to right the style "
         "weight grows ten times per column; from top to bottom the content layer gets deeper (or the style "
         "uses more layers). Click a picture to load its settings into the Stylize tab, then press Run there "
-        "for a full-size version."
+        "for the same picture at that tab's size."
     ),
 }

@@ -8,6 +8,7 @@ to read aloud. One-click presets set up the classic experiments; a grid picture 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
@@ -16,7 +17,9 @@ from nst_core import NSTError, Settings
 from nst_core.engine import weights_label
 from nst_core.explain import CAPTIONS, THIRD_IMAGE, VIEWS
 from nst_core.explain.measures import STYLE_LAYERS
+from nst_core.images import decode_image
 from nst_core.names import LAYER_CHOICES
+from nst_core.schedule import plan_scales, split_iterations
 
 from .. import controls
 from ..buttons import run_button, stop_button
@@ -42,8 +45,28 @@ PRESETS = (
     ("Untrained network", "compare", {"size": 96, "steps": 30}),
     ("Start from noise", "stylize", {"init": "noise", "size": 128, "iterations": 40}),
 )
-# Loading a grid picture into Stylize keeps Stylize's own size and length: Run there gives the full-size version.
-KEEP_ON_LOAD = ("size", "iterations", "preview_every")
+# Loading a grid picture into Stylize keeps Stylize's own size (Run there gives the picture at that size) and how
+# often it previews (which changes no pixel); every other setting is the cell's, its steps scaled by
+# `loaded_iterations`. Stylize's own length made another picture: 150 steps where the cell had 30 let the
+# painting cover the building the cell kept.
+KEEP_ON_LOAD = ("size", "preview_every")
+# The grid paints with the Stylize tab's first painting only; a second or third one would be blended in.
+EXTRA_PAINTINGS = ("style_2", "style_3")
+
+
+def loaded_iterations(cell: Settings, size: int, photo: tuple[int, int]) -> int:
+    """Iterations for Stylize at `size` that give its coarsest scale as many steps as the cell's coarsest scale had.
+
+    The coarsest scale (128 px or so, near a grid cell's size) settles the picture's large structures, and how much
+    of the photo survives there follows its number of steps; coarse to fine then gives each finer scale half the
+    steps of the one before, to refine it at its size (nst_core.schedule). The cell's steps unchanged would give the
+    coarse scale fewer (20 of 30 at 256 px); Stylize's own 150 gave it 100, and the painting took over."""
+    coarsest = split_iterations(cell.iterations, len(plan_scales(photo, cell)))[0]
+    iterations = coarsest
+    while split_iterations(iterations, len(plan_scales(photo, replace(cell, size=size, iterations=iterations))))[0] \
+            < coarsest:
+        iterations += 1
+    return iterations
 
 
 def view_updates(view: str, chosen: dict[str, Any] | None = None) -> list:
@@ -157,26 +180,32 @@ class ExplainTab:
                     lambda: "Stopped. The pictures so far stay; the history below keeps them.", [self.status])
 
         restorable = [stylized.controls[c.name] for c in controls.RESTORABLE]
+        extra = [stylized.controls[name] for name in EXTRA_PAINTINGS]
+        max_iterations = self.limits.max_iterations
 
-        def load_cell(cells: list, evt: gr.SelectData) -> list:
+        def load_cell(cells: list, size: float, photo: Any, evt: gr.SelectData) -> list:
             """A grid picture -> its settings in the Stylize tab (which is brought to the front)."""
-            skip = [gr.skip()] * len(restorable)
+            skip = [gr.skip()] * (len(restorable) + len(extra))
             settings = cells[evt.index] if isinstance(cells, list) and 0 <= evt.index < len(cells) else None
             if not isinstance(settings, dict):
                 return [*skip, gr.skip(), gr.skip(), gr.skip()]
             try:
                 chosen = Settings.from_dict({k: v for k, v in settings.items() if k != "max_seconds"})
+                shape = decode_image(photo).size if photo is not None else (int(size), int(size))
+                iterations = min(loaded_iterations(chosen, int(size), shape), max_iterations)
             except NSTError as error:
                 return [*skip, gr.skip(), f"That picture's settings could not be loaded: {error}", gr.skip()]
-            values = controls.restored_values(chosen, weights_label(chosen))
+            values = controls.restored_values(replace(chosen, iterations=iterations), weights_label(chosen))
             values = [gr.skip() if c.setting in KEEP_ON_LOAD else v for c, v in zip(controls.RESTORABLE, values)]
             note = (f"Loaded from the grid: style weight {chosen.style_weight:g}, content layer "
-                    f"{chosen.content_layer}, style layers {', '.join(chosen.style_layers)}. Press Run for the "
-                    "full-size version.")
-            return [*values, gr.Tabs(selected=stylized.id), "Loaded into the Stylize tab.", note]
+                    f"{chosen.content_layer}, style layers {', '.join(chosen.style_layers)}, {iterations} iterations "
+                    f"(the cell's {chosen.iterations}, scaled for {int(size)} px), the first painting only. Press Run "
+                    "for the same picture at this size.")
+            return [*values, *[None] * len(extra), gr.Tabs(selected=stylized.id), "Loaded into the Stylize tab.",
+                    note]
 
-        self.panels.select(load_cell, self.cells, [*restorable, tabs, self.status, stylized.status],
-                           api_visibility="private")
+        self.panels.select(load_cell, [self.cells, stylized.controls["size"], stylized.controls["content"]],
+                           [*restorable, *extra, tabs, self.status, stylized.status], api_visibility="private")
 
         for button, (_, target, values) in zip(self.presets, PRESETS):
             if target == "stylize":
