@@ -51,11 +51,12 @@ def setting(default: Any, help: str, *, low: float | None = None, high: float | 
 class Settings:
     """Every knob of a run. Creating one validates it; `dataclasses.replace` re-validates."""
 
-    size: int = setting(256, "Longest side of the output in pixels. Time grows with its square.",
+    size: int = setting(512, "Longest side of the output in pixels. Time grows with its square.",
                         low=32, high=4096)
     iterations: int = setting(
-        150, "Optimiser steps in all (an L-BFGS function evaluation counts as one). 100 gives a "
-        "recognisable painting, 300-500 a finished one.", low=1, high=5000)
+        80, "Optimiser steps in all, over every scale of coarse to fine (an L-BFGS function evaluation counts as "
+        "one); most are taken at the small scales, where they are cheap. More steps finish the painting further.",
+        low=1, high=5000)
     style_weight: float = setting(
         600.0, "How strongly the output copies the painting's textures and colours. Raise it for a "
         "bolder painting, lower it to keep more of the photo.", low=0.0, high=1e9, log=True, useful=(1, 1000))
@@ -116,6 +117,10 @@ class Settings:
     coarse_to_fine: bool = setting(
         True, "Optimise a small version first and enlarge it, so large outputs keep the brush-stroke "
         "scale of a small preview (and converge faster).")
+    scale_step_ratio: float = setting(
+        0.5, "With coarse to fine, each finer scale gets this share of the steps of the one before: 0.5 halves them; "
+        "0.25 gives every scale about the same time, as a step at twice the size costs four times as much.",
+        low=0.05, high=1.0)
     border: str = setting(
         "reflect", "How the network sees past the image's edges: zeros (as it was trained) shows it a dark frame, "
         "which the optimiser paints as a band along the edges; reflect or replicate continue the picture.",

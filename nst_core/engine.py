@@ -226,7 +226,7 @@ class _Run:
             return to_pil(image)
 
     def events(self, sizes: list[tuple[int, int]]) -> Iterator[Progress]:
-        shares = split_iterations(self.s.iterations, len(sizes))
+        shares = split_iterations(self.s.iterations, len(sizes), self.s.scale_step_ratio)
         self.clock = Clock(sizes, shares)
         step = 0
         image: torch.Tensor | None = None

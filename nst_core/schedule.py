@@ -38,13 +38,13 @@ def plan_scales(content: tuple[int, int], settings: Settings) -> list[tuple[int,
     return sizes
 
 
-def split_iterations(iterations: int, scales: int) -> list[int]:
-    """Steps per scale, each scale getting half the share of the one before (the final scale the rest).
+def split_iterations(iterations: int, scales: int, ratio: float = 0.5) -> list[int]:
+    """Steps per scale, each scale getting `ratio` of the share of the one before (the final scale the rest).
 
     A step at half the size costs a quarter, and coarse steps settle the large structures that fine
     steps then only refine, so most of the steps go where they are cheap.
     """
-    weights = [2.0 ** (scales - 1 - i) for i in range(scales)]
+    weights = [ratio ** i for i in range(scales)]
     share = [int(iterations * w / sum(weights)) for w in weights]
     share[-1] += iterations - sum(share)
     for scale, steps in enumerate(share):

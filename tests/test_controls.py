@@ -16,8 +16,8 @@ from studio.limits import Limits
 # Settings a visitor does not set: the server decides them, or they have no control yet.
 # tile_size: the studio's size limit (NST_MAX_SIZE, 1024 by default) keeps every scale untiled; a host who
 # raises it gets tiles of the default size, which bounds the server's memory; a visitor has no reason to move it.
-NOT_CONTROLS = {"learning_rate", "coarse_to_fine", "pooling", "weights_convention", "device", "precision",
-                "max_seconds", "style_blend", "tile_size"}
+NOT_CONTROLS = {"learning_rate", "coarse_to_fine", "scale_step_ratio", "pooling", "weights_convention", "device",
+                "precision", "max_seconds", "style_blend", "tile_size"}
 
 
 def test_every_setting_has_one_control_or_is_named_as_server_side():

@@ -160,6 +160,13 @@ def test_coarse_to_fine_grows_the_image():
     assert longest(200, iterations=300) == [200]
     assert longest(1024, iterations=2) == [512, 1024]
     assert split_iterations(100, 3) == [57, 28, 15] and split_iterations(100, 1) == [100]
+    assert split_iterations(150, 3, 0.25) == [114, 28, 8]  # each scale about the same time
+
+
+def test_the_default_picture_is_512_px_on_its_long_side():
+    """Issue 21 (7): a 760x400 photo gave 256x135 at the defaults, stretched to 600 px in the studio's panel."""
+    assert plan_scales((760, 400), Settings()) == [(128, 67), (256, 135), (512, 269)]
+    assert split_iterations(Settings().iterations, 3, Settings().scale_step_ratio) == [45, 22, 13]
 
 
 def test_every_scale_gets_a_step_however_few_the_steps(content_img, style_img, tiny):

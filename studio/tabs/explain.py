@@ -58,13 +58,14 @@ def loaded_iterations(cell: Settings, size: int, photo: tuple[int, int]) -> int:
     """Iterations for Stylize at `size` that give its coarsest scale as many steps as the cell's coarsest scale had.
 
     The coarsest scale (128 px or so, near a grid cell's size) settles the picture's large structures, and how much
-    of the photo survives there follows its number of steps; coarse to fine then gives each finer scale half the
+    of the photo survives there follows its number of steps; coarse to fine then gives each finer scale a share of the
     steps of the one before, to refine it at its size (nst_core.schedule). The cell's steps unchanged would give the
     coarse scale fewer (20 of 30 at 256 px); Stylize's own 150 gave it 100, and the painting took over."""
-    coarsest = split_iterations(cell.iterations, len(plan_scales(photo, cell)))[0]
-    iterations = coarsest
-    while split_iterations(iterations, len(plan_scales(photo, replace(cell, size=size, iterations=iterations))))[0] \
-            < coarsest:
+    def coarsest_steps(plan: Settings) -> int:
+        return split_iterations(plan.iterations, len(plan_scales(photo, plan)), plan.scale_step_ratio)[0]
+
+    iterations = coarsest_steps(cell)
+    while coarsest_steps(replace(cell, size=size, iterations=iterations)) < coarsest_steps(cell):
         iterations += 1
     return iterations
 
