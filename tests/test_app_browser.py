@@ -169,6 +169,7 @@ def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, share
     legend listed layers that were not selected. (TV is on at today's defaults; the second run turns it off.)"""
     with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
         add_photo_and_painting(page, shared_images, painting=2)
+        set_slider(page, "Output size (px)", 256)
         set_slider(page, "Iterations", 30)  # 256 px: 20 steps at 128 px, then 10 at 256
         page.get_by_label("Show each style layer's loss").check()
         page.click("#run")
@@ -240,6 +241,7 @@ def test_phone_chart_shows_every_legend_entry(app_server, shared_images, tmp_pat
     off at the chart's edge, and with each style layer's loss shown five more were."""
     with studio_page(app_server.url, tmp_path / "profile", PHONE, phone=True) as page:
         add_photo_and_painting(page, shared_images, painting=4)
+        set_slider(page, "Output size (px)", 256)
         set_slider(page, "Iterations", 4)  # 256 px: two scales, so the scale marker is in the legend too
         page.get_by_label("Show each style layer's loss").check()
         page.click("#run")
