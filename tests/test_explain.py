@@ -186,3 +186,28 @@ def test_every_run_inside_a_view_matches_gram_matrices(view, tiny, pictures, mon
         monkeypatch.setattr(module, "stylize_iter", recording)
     run(view, tiny, pictures, steps=2)
     assert losses and set(losses) == {"gram"}
+
+
+def test_the_compare_verdict_says_what_its_two_distances_show():
+    """The lesson is said only when the table backs it; otherwise the words say what the table shows (issue 21)."""
+    from nst_core.explain.knobs import compare_verdict
+
+    def numbers(content: float, style: float) -> dict[str, float]:
+        return {"content_distance": content, "style_distance": style}
+
+    assert compare_verdict(numbers(0.5, 0.2), numbers(1.3, 0.6)).startswith("only the trained network knows")
+    mixed = compare_verdict(numbers(0.5, 0.7), numbers(1.3, 0.6))
+    assert "nearer the photo's content" in mixed and "nearer the painting's style here" in mixed
+    assert "only the trained" not in mixed
+    assert "knows" not in compare_verdict(numbers(1.5, 0.7), numbers(1.3, 0.6))
+
+
+def test_the_grid_verdict_claims_more_painting_only_as_far_as_every_row_falls():
+    from nst_core.explain.knobs import grid_verdict
+
+    weights = (1.0, 10.0, 100.0)
+    assert grid_verdict(weights, [[3, 2, 1], [5, 4, 3]]).startswith("more style weight gives more painting;")
+    partly = grid_verdict(weights, [[3, 2, 1], [5, 4, 4.1]])
+    assert partly.startswith("more style weight gives more painting up to x10;") and "not every row" in partly
+    assert "gives more painting" not in grid_verdict(weights, [[3, 3.5, 1], [5, 4, 3]])
+    assert "gives more painting" not in grid_verdict(weights, [[3, None, 1], [5, 4, 3]])

@@ -21,6 +21,7 @@ from ..images import save_png
 from ..names import LAYER_CHOICES
 from ..timelapse import Film, write_gif, write_mp4
 from . import CAPTIONS, INPUTS, VIEWS
+from .knobs import COMPARE_STYLE_WEIGHT
 from .render import contact_sheet
 from .synthesis import layer_sets
 
@@ -83,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     shuffle.add_argument("--tiles", type=int, default=4, help="tiles per side (default: 4)")
     compare = view("compare", steps)
     compare.add_argument("--init", choices=("noise", "content"), default="noise", help="start from (default: noise)")
-    compare.add_argument("--style-weight", type=float, help="the style weight of both runs")
+    compare.add_argument("--style-weight", type=float,
+                         help=f"the style weight of both runs (default: {COMPARE_STYLE_WEIGHT:g})")
     grid = view("grid", steps)
     grid.add_argument("--rows", choices=("content", "style"), default="content",
                       help="rows vary the content layer, or the set of style layers")

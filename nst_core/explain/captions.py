@@ -54,10 +54,11 @@ CAPTIONS = {
         "patterns still appear together, only somewhere else. Textures grown from the two look alike."
     ),
     "compare": (
-        "Why a trained network. The same job, from the same noise, on the trained VGG and on the same network "
-        "with random weights. The random one has no vocabulary: its channels mean nothing, so its picture "
-        "shows neither the photo's content nor the painting's style clearly. The knowledge is in the trained "
-        "weights. " + THIRD_IMAGE
+        "Why a trained network. The same job, from the same noise, on the trained VGG and on a VGG with random "
+        "weights; then the trained one measures both pictures. The random one has no vocabulary: its channels mean "
+        "nothing, so its picture ends further from the photo's content and from the painting's style than the "
+        "trained one's (the two distances in the table; the line under it says so when they do). The knowledge is "
+        "in the trained weights. " + THIRD_IMAGE
     ),
     "grid": (
         "The knobs as a grid. Every small picture is a whole style transfer. From left to right the style "
