@@ -11,6 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from nst_core import Settings
 from nst_core.fast.apply import shipped_models
 from nst_core.fast.model import load_model
 from nst_core.images import read_recipe
@@ -146,7 +147,7 @@ def test_refine_starts_from_the_fast_result(client, shared_images, shipped):
     assert outputs[0][1].startswith("The fast result") and Image.open(outputs[0][0]).size == (64, 48)
     recipe = read_recipe(outputs[-1][2])
     assert recipe["refined_from"]["file"] == f"{shipped}.pt" and recipe["init_image_size"] == [64, 48]
-    assert recipe["settings"]["iterations"] == 150  # the engine's default budget
+    assert recipe["settings"]["iterations"] == Settings().iterations  # the engine's default budget
 
 
 def test_the_stylize_tab_shows_a_fast_picture_before_its_job_starts(client, shared_images, shipped):
