@@ -211,3 +211,26 @@ def test_the_grid_verdict_claims_more_painting_only_as_far_as_every_row_falls():
     assert partly.startswith("more style weight gives more painting up to x10;") and "not every row" in partly
     assert "gives more painting" not in grid_verdict(weights, [[3, 3.5, 1], [5, 4, 3]])
     assert "gives more painting" not in grid_verdict(weights, [[3, None, 1], [5, 4, 3]])
+
+
+def test_reconstruct_and_texture_say_their_lesson_only_when_their_numbers_show_it():
+    """A preset that rebuilds from relu4_1 alone, or grows a texture one layer at a time, cannot show "shallow
+    against deep" or "more layers": their closing lines say what their tables show instead (issue 21)."""
+    from nst_core.explain.synthesis import reconstruct_verdict, texture_verdict
+
+    def psnr(**db: float) -> dict:
+        return {name: {"psnr_db": value} for name, value in db.items()}
+
+    assert reconstruct_verdict(["relu1_1", "relu5_1"], psnr(relu1_1=39.5, relu5_1=11.6, noise=8.9)).startswith(
+        "shallow layers keep every pixel")
+    alone = reconstruct_verdict(["relu4_1"], psnr(relu4_1=15.1, noise=8.9))
+    assert "relu4_1 15.1 dB" in alone and "8.9 dB" in alone and "shallow" not in alone
+
+    def gram(**distance: float) -> dict:
+        return {name: {"gram_distance": value} for name, value in distance.items()}
+
+    growing = ["relu1_1", "to_relu2_1"]
+    assert texture_verdict("growing", growing, gram(relu1_1=0.5, to_relu2_1=0.3, noise=0.7)).startswith("the more")
+    assert "the more" not in texture_verdict("growing", growing, gram(relu1_1=0.3, to_relu2_1=0.5, noise=0.7))
+    assert "0.066" in texture_verdict("all", ["all5"], gram(all5=0.066, noise=0.69))
+    assert "the more" not in texture_verdict("single", growing, gram(relu1_1=0.5, to_relu2_1=0.3, noise=0.7))

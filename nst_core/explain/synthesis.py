@@ -82,7 +82,18 @@ def reconstruct(photo: ImageSource, *, layers: Sequence[str] = STYLE_LAYERS, siz
         sheet.numbers[name] = {"pixel_rmse": round(rmse, 4), "psnr_db": round(psnr(rmse), 2),
                                f"{CONTENT_LAYER}_to_photo": round(ruler.content_distance(picture, target), 4),
                                f"{CONTENT_LAYER}_to_noise": round(ruler.content_distance(picture, noise), 4)}
-    yield sheet.event("Done: shallow layers keep every pixel, deep layers only the arrangement.", done=True)
+    yield sheet.event(f"Done: {reconstruct_verdict(list(layers), sheet.numbers)}", done=True)
+
+
+def reconstruct_verdict(layers: list[str], numbers: dict) -> str:
+    """The closing line: the lesson when shallow and deep layers are both shown and the pixels come back less from
+    each deeper one (the table's dB), else what the table shows."""
+    psnr_db = [numbers[layer]["psnr_db"] for layer in layers]
+    if len(layers) > 1 and psnr_db == sorted(psnr_db, reverse=True) and psnr_db[0] > psnr_db[-1]:
+        return "shallow layers keep every pixel, deep layers only the arrangement."
+    shown = ", ".join(f"{layer} {db:.1f} dB" for layer, db in zip(layers, psnr_db))
+    return (f"how much of the photo's pixels came back ({shown}; the noise {numbers['noise']['psnr_db']:.1f} dB); "
+            "the table also says how near each is to the photo in the deep layers.")
 
 
 def layer_sets(kind: str) -> list[tuple[str, ...]]:
@@ -131,7 +142,20 @@ def texture(painting: ImageSource, *, sets: str = "growing", size: int = 128, st
     ruler = Yardstick(FeatureExtractor(model, pick_device("auto"), "fp32"), target.size)
     for name, picture in {**finals, "noise": noise}.items():
         sheet.numbers[name] = {"gram_distance": round(ruler.gram_distance(picture, target), 5)}
-    yield sheet.event("Done: the more layers the style uses, the larger the patterns it copies.", done=True)
+    yield sheet.event(f"Done: {texture_verdict(sets, [set_name(layers, sets) for layers in chosen], sheet.numbers)}",
+                      done=True)
+
+
+def texture_verdict(sets: str, names: list[str], numbers: dict) -> str:
+    """The closing line: the lesson of growing sets when each added layer brought the texture nearer the painting's
+    Gram matrices (the table), else what the table shows."""
+    distance = [numbers[name]["gram_distance"] for name in names]
+    if sets == "growing" and all(deeper < shallower for shallower, deeper in zip(distance, distance[1:])):
+        return "the more layers the style uses, the larger the patterns it copies."
+    if sets == "all":
+        return (f"with all five layers, the texture's Gram distance to the painting is {distance[0]:.3f}, against "
+                f"the starting noise's {numbers['noise']['gram_distance']:.3f}.")
+    return "each picture matched the painting's Gram matrices on its own layers; the table says how near each came."
 
 
 def shuffled_tiles(image: Image.Image, tiles: int, seed: int) -> Image.Image:
