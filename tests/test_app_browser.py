@@ -115,13 +115,15 @@ def test_run_works_again_after_an_error(page, shared_images):
 
 
 def picture_fill(page) -> float:
-    """How much of the result panel the picture covers along its tighter side (1 = edge to edge)."""
-    return page.evaluate("""() => {
+    """How much of the result panel the picture covers along its tighter side (1 = edge to edge), measured on a
+    decoded picture: during a run the next frame replaces the last, and a frame still loading has no size (NaN)."""
+    return page.wait_for_function("""() => {
         const img = document.querySelector('#result img'), panel = document.querySelector('#result');
+        if (!img || !img.complete || !img.naturalWidth) return null;
         const box = panel.getBoundingClientRect(), aspect = img.naturalWidth / img.naturalHeight;
         const shown = img.getBoundingClientRect();
         const width = Math.min(shown.width, shown.height * aspect), height = width / aspect;
-        return Math.max(width / box.width, height / box.height); }""")
+        return {fill: Math.max(width / box.width, height / box.height)}; }""", timeout=30_000).json_value()["fill"]
 
 
 def boxes(page, selectors: list[str]) -> dict[str, dict]:
