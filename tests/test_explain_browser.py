@@ -62,16 +62,20 @@ def run_view(page, view: str, label: str, size: int, steps: int | None) -> list[
     pytest.fail(f"{view} did not finish in 240 s: {samples[-3:]}")
 
 
+def projector_with_photo_and_painting(page, shared_images) -> None:
+    """Tübingen and Starry Night loaded, and projector mode on: hints, labels and the chart's legend large enough
+    for the back of the room."""
+    page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
+    page.wait_for_selector("#content img", state="visible", timeout=30_000)
+    page.set_input_files("#style input[type=file]", str(shared_images / "starry_night.jpg"))
+    page.wait_for_selector("#style img", state="visible", timeout=30_000)
+    page.get_by_label("Projector mode (large text for the back of the room)").check()
+    page.wait_for_function("() => document.body.classList.contains('projector')", timeout=5_000)
+
+
 def test_every_view_fills_in_live_on_a_projector(app_server, shared_images, tmp_path):  # noqa: F811
     with studio_page(app_server.url, tmp_path / "profile", PROJECTOR) as page:
-        page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
-        page.wait_for_selector("#content img", state="visible", timeout=30_000)
-        page.set_input_files("#style input[type=file]", str(shared_images / "starry_night.jpg"))
-        page.wait_for_selector("#style img", state="visible", timeout=30_000)
-
-        # Projector mode: hints, labels and the chart's legend large enough for the back of the room.
-        page.get_by_label("Projector mode (large text for the back of the room)").check()
-        page.wait_for_function("() => document.body.classList.contains('projector')", timeout=5_000)
+        projector_with_photo_and_painting(page, shared_images)
         set_slider(page, "Output size (px)", 64)
         set_slider(page, "Iterations", 12)
         page.get_by_label("Show each style layer's loss").check()
@@ -164,12 +168,7 @@ def test_a_projector_opens_explain_on_run_and_the_first_pictures(app_server, sha
     """At 1920x1080 in projector mode the tab opened on a screen of text: the pictures began about a screen down
     and Run about two; number boxes stayed at 12 px; the nine-cell grid spanned three screens."""
     with studio_page(app_server.url, tmp_path / "profile", PROJECTOR) as page:
-        page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
-        page.wait_for_selector("#content img", state="visible", timeout=30_000)
-        page.set_input_files("#style input[type=file]", str(shared_images / "starry_night.jpg"))
-        page.wait_for_selector("#style img", state="visible", timeout=30_000)
-        page.get_by_label("Projector mode (large text for the back of the room)").check()
-        page.wait_for_function("() => document.body.classList.contains('projector')", timeout=5_000)
+        projector_with_photo_and_painting(page, shared_images)
         page.evaluate("window.scrollTo(0, 0)")
         page.get_by_role("tab", name="Explain").click()
         page.wait_for_selector("#explain-run", state="visible")
