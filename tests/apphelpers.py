@@ -323,6 +323,15 @@ def studio_page(server_url: str, profile: Path, viewport: tuple[int, int] = (128
             context.close()
 
 
+def type_into(page: Any, box: Any, text: str) -> None:
+    """Type `text` into a text box as a person would, then leave it. Gradio's page takes a typed value into the
+    state a Run sends a moment after the keystrokes (a Run clicked within ~50 ms of a fill, under load, went out
+    with the box's old value, which the page then wrote back): no person clicks that fast, so wait as one would."""
+    box.fill(text)
+    box.press("Tab")
+    page.wait_for_timeout(500)
+
+
 def set_slider(page: Any, label: str, value: int) -> None:
     box = page.get_by_label(f"number input for {label}")
     box.fill(str(value))

@@ -16,7 +16,7 @@ import pytest
 from nst_core.images import read_recipe
 from studio.components import gallery_items
 
-from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
+from .apphelpers import ROOT, app_server, set_slider, studio_page, type_into  # noqa: F401  (app_server is a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -187,9 +187,7 @@ def test_laptop_chart_marks_scales_and_lists_only_what_was_run(app_server, share
             page.locator("label").filter(has_text=layer).first.click()
         page.get_by_text("Advanced", exact=True).click()
         tv = page.get_by_label("Total-variation weight")
-        tv.fill("0")
-        tv.press("Enter")
-        tv.blur()  # committed before Run reads it (under load, Run once went out with the old value)
+        type_into(page, tv, "0")
         page.click("#run")
         page.wait_for_function("() => !document.querySelector('#status').innerText.includes('Done')", timeout=30_000)
         wait_for_status(page, "Done", 120)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
+from .apphelpers import ROOT, app_server, set_slider, studio_page, type_into  # noqa: F401  (app_server is a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -85,8 +85,7 @@ def test_an_error_keeps_the_last_picture_and_no_panel_shows_a_badge(page, shared
     # A mistake after it: per-layer weights that do not fit the style layers.
     page.get_by_text("Advanced", exact=True).click()
     box = page.locator("label").filter(has_text="Per-layer style weights").locator("textarea, input").first
-    box.fill("1, 2")
-    box.blur()  # committed before Run reads it
+    type_into(page, box, "1, 2")
     page.click("#run")
     toast(page, "Per-layer weights look like")
     page.wait_for_selector("#run:not([disabled])", timeout=10_000)
