@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from PIL import Image
+
 from . import __version__
 from .command import run_command
 from .config import Settings, field_info
@@ -21,6 +23,7 @@ from .errors import SettingsError
 from .gallery import list_styles as gallery_styles
 from .gallery import resolve_style_source
 from .images import decode_image, save_png
+from .regions import RegionPlan, make_plan, parse_colour
 
 DESCRIPTION = """\
 Repaint a photo in the style of one or more paintings by optimising its pixels against a frozen,
@@ -37,6 +40,8 @@ examples:
   python -m nst_core photo.jpg starry_night.jpg the_scream.jpg --style-blend 3 1 -o out.png
   python -m nst_core photo.jpg starry_night.jpg --size 768 --iterations 400 --preserve-color luminance -o out.png
   NST_WEIGHTS=vgg16-caffe-features.pth python -m nst_core photo.jpg starry_night.jpg -o out.png
+  python -m nst_core photo.jpg the_scream.jpg --regions map.png --region-style '#0000ff=starry_night' \
+      --region-style '#00ff00=photo' -o out.png
 """
 
 
@@ -50,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-styles", action="store_true", help="list the gallery's styles and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--version", action="version", version=f"nst-studio {__version__}")
+    regions = parser.add_argument_group("regions (which painting goes where)")
+    regions.add_argument("--regions", metavar="MAP.png", help="a map the photo's shape, one flat colour per "
+                         "region; regions without a --region-style are painted from the STYLE paintings")
+    regions.add_argument("--region-style", action="append", default=[], metavar="'#rrggbb=STYLE'",
+                         help="paint the map's region of that colour from STYLE (a painting file or a gallery "
+                         "name), or keep the photo there with STYLE 'photo'; repeatable")
     group = parser.add_argument_group("settings")
     defaults = Settings()
     for f in dataclasses.fields(Settings):
@@ -157,16 +168,42 @@ def main(argv: list[str] | None = None) -> int:
                                     "VGG file.")
 
 
+def region_plan(args: argparse.Namespace, content: Image.Image, styles: list[Image.Image],
+                settings: Settings) -> tuple[RegionPlan | None, Settings]:
+    """--regions and --region-style as a plan; each region's own painting joins `styles` (its blend weight 1:
+    blends only mix the paintings of one region)."""
+    if args.regions is None:
+        if args.region_style:
+            raise SettingsError("--region-style needs --regions, the map whose colours it names.")
+        return None, settings
+    main = tuple(range(len(styles)))
+    named: dict[tuple[int, int, int], tuple[int, ...]] = {}
+    for text in args.region_style:
+        colour, sep, style = text.partition("=")
+        if not sep or not style.strip():
+            raise SettingsError(f"--region-style looks like '#0000ff=starry_night' or '#00ff00=photo', not {text!r}.")
+        if style.strip() == "photo":
+            named[parse_colour(colour)] = ()
+        else:
+            styles.append(decode_image(resolve_style(style.strip())))
+            named[parse_colour(colour)] = (len(styles) - 1,)
+    if settings.style_blend is not None:
+        settings = dataclasses.replace(settings, style_blend=settings.style_blend
+                                       + (1.0,) * (len(styles) - len(settings.style_blend)))
+    return make_plan(decode_image(args.regions), content.size, named, main), settings
+
+
 def stylize_to_file(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     content = decode_image(args.content)
     styles = [decode_image(resolve_style(s)) for s in args.styles]
+    plan, settings = region_plan(args, content, styles, settings)
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise SettingsError(f"The output must be a .png file (it carries the recipe), not {output.name}.")
     bar = None if args.quiet else ProgressBar()
     final = None
-    for event in stylize_iter(content, styles, settings):
+    for event in stylize_iter(content, styles, settings, regions=plan):
         if bar:
             bar.update(event)
         final = event

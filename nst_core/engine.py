@@ -42,6 +42,7 @@ from .guard import GuardedOptimiser
 from .images import ImageSource, decode_image, resize_to, to_pil, to_tensor
 from .losses import make_style_loss
 from .objective import Objective, ScaleContext, build_objective, group_totals
+from .regions import RegionPlan, check_shape
 from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
 from .targets import Targets, prepare_targets, style_size
 from .tiling import Tiler
@@ -77,10 +78,11 @@ class Progress:
 
 
 def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
-            *, backbone: VGGFeatures | None = None, init_image: ImageSource | None = None) -> Image.Image:
+            *, backbone: VGGFeatures | None = None, init_image: ImageSource | None = None,
+            regions: RegionPlan | None = None) -> Image.Image:
     """Run to the end and return the final image."""
     final = None
-    for event in stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image):
+    for event in stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image, regions=regions):
         final = event
     assert final is not None and final.done and final.preview is not None
     return final.preview
@@ -108,29 +110,34 @@ def weights_label(settings: Settings) -> str:
 
 
 def make_recipe(settings: Settings, content: Image.Image, styles: Sequence[Image.Image],
-                output_size: tuple[int, int]) -> dict[str, Any]:
+                output_size: tuple[int, int], regions: RegionPlan | None = None) -> dict[str, Any]:
     """Everything needed to reproduce a result, for the output PNG's metadata."""
     from . import __version__
 
     values = settings.to_dict()
     values["weights"] = weights_label(settings)
-    return {
+    recipe = {
         "generator": f"nst-studio {__version__}",
         "settings": values,
         "content_size": list(content.size),
         "style_sizes": [list(s.size) for s in styles],
         "output_size": list(output_size),
     }
+    if regions is not None:
+        recipe["regions"] = regions.to_recipe()
+    return recipe
 
 
 def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSource,
                  settings: Settings | None = None, *, backbone: VGGFeatures | None = None,
-                 init_image: ImageSource | None = None) -> Iterator[Progress]:
+                 init_image: ImageSource | None = None, regions: RegionPlan | None = None) -> Iterator[Progress]:
     """Yield a Progress per optimiser step; the last one has done=True, the final image and the recipe.
 
     `content` and `styles` are files, bytes or decoded PIL images; `init_image` (one too, e.g. a fast network's
-    result to refine) replaces `settings.init` as the start. Every check (settings against the backbone, image
-    shapes, the device) happens before the first step, so a front end hears of a mistake at once.
+    result to refine) replaces `settings.init` as the start. `regions` (regions.make_plan) paints each region of
+    the photo from its own paintings, indices into `styles`, or keeps the photo there. Every check (settings
+    against the backbone, image shapes, the device) happens before the first step, so a front end hears of a
+    mistake at once.
     """
     settings = settings or Settings()
     content_img = decode_image(content)
@@ -143,12 +150,16 @@ def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSour
     if len(blend) != len(style_imgs):
         raise SettingsError(f"style_blend has {len(blend)} weights for {len(style_imgs)} style images; "
                             "give one per style.")
+    if regions is not None:
+        regions.check_paintings(len(style_imgs))
+        check_shape(regions.map_image.size, content_img.size)
     sizes = plan_scales(content_img.size, settings)
     check_paintings(style_imgs, sizes[-1], settings)
     model = backbone if backbone is not None else resolve_backbone(settings)
     model.check_layers([settings.content_layer, *settings.style_layers])
     run = _Run(settings, model, pick_device(settings.device), content_img, style_imgs, blend)
     run.start_image = decode_image(init_image) if init_image is not None else None
+    run.plan = regions
     try:
         yield from run.events(sizes)
     finally:
@@ -177,6 +188,7 @@ class _Run:
         self.tensors: dict[str, Any] = {}
         self.divergences = 0
         self.start_image: Image.Image | None = None  # stylize_iter's init_image
+        self.plan: RegionPlan | None = None  # stylize_iter's regions
 
     def prepare_scale(self, size: tuple[int, int], finer: int = 0) -> Targets:
         """Targets, tiles and the objective for the scale `finer` scales above the coarsest."""
@@ -184,11 +196,24 @@ class _Run:
         big = max(size) > self.s.tile_size
         self.tiler = Tiler(height, width, self.s.tile_size, device=self.device) if big else None
         self.targets = prepare_targets(self.content_img, self.style_imgs, self.blend, size, self.s, self.extract,
-                                       self.style_loss, tiler=self.tiler)
-        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, finer))
+                                       self.style_loss, tiler=self.tiler, plan=self.plan)
+        regions = self.plan.regions if self.plan is not None else ()
+        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, finer, regions))
         return self.targets
 
     def initial_image(self, targets: Targets) -> torch.Tensor:
+        start = self.plain_start(targets)
+        if self.plan is None or self.start_image is not None:
+            return start
+        # Each region starts as it would alone: the photo where it is kept, recoloured to its own painting.
+        parts = [targets.content if region.keeps_photo
+                 else color.match_color(targets.content, targets.styles[region.paintings[0]])
+                 if self.s.init == "recolored" and self.s.preserve_color == "none" else start
+                 for region in self.plan.regions]
+        return sum(mask * part for mask, part in zip(targets.masks, parts))
+
+    def plain_start(self, targets: Targets) -> torch.Tensor:
+        """The start `init_image` or `settings.init` asks for, over the whole picture."""
         if self.start_image is not None:
             height, width = targets.content.shape[-2:]
             start = to_tensor(resize_to(self.start_image, (width, height))).to(self.device)
@@ -253,7 +278,7 @@ class _Run:
 
     def final(self, last: Progress, image: torch.Tensor, stopped: str | None) -> Progress:
         picture = self.display(image)
-        recipe = make_recipe(self.s, self.content_img, self.style_imgs, picture.size)
+        recipe = make_recipe(self.s, self.content_img, self.style_imgs, picture.size, self.plan)
         if self.start_image is not None:  # settings.init did not apply
             recipe["init_image_size"] = list(self.start_image.size)
         return replace(last, preview=picture, done=True, message=stopped or last.message, eta=0.0,

@@ -66,9 +66,15 @@ class StyleLoss(ABC):
         (1, 1, H, W) weight (additive losses only)."""
         raise NotImplementedError(f"the {self.name} loss cannot be computed in tiles")
 
-    def from_sums(self, sums: tuple[torch.Tensor, ...], count: int, target: Any) -> torch.Tensor:
+    def from_sums(self, sums: tuple[torch.Tensor, ...], count: int | torch.Tensor, target: Any) -> torch.Tensor:
         """The loss from the `sums` over `count` positions (additive losses only)."""
         raise NotImplementedError(f"the {self.name} loss cannot be computed in tiles")
+
+    def guided(self, features: torch.Tensor, mask: torch.Tensor, target: Any) -> torch.Tensor:
+        """The loss of one region (Gatys et al. 2017): the statistics count each position by its (1, 1, H, W)
+        `mask` and are divided by the mask's mass, so a small region is held to the painting as firmly as a large
+        one. For the additive losses that is their sums weighted by the mask."""
+        return self.from_sums(self.sums(features, mask), mask.sum(), target)
 
 
 class GramLoss(StyleLoss):
@@ -87,7 +93,8 @@ class GramLoss(StyleLoss):
     def sums(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         return (_outer_sums(features, weights) / features.shape[1],)
 
-    def from_sums(self, sums: tuple[torch.Tensor, ...], count: int, target: torch.Tensor) -> torch.Tensor:
+    def from_sums(self, sums: tuple[torch.Tensor, ...], count: int | torch.Tensor,
+                  target: torch.Tensor) -> torch.Tensor:
         return self.from_gram(sums[0] / count, target)
 
     @staticmethod
@@ -162,7 +169,8 @@ class W2Loss(StyleLoss):
         totals = (flat * weights[0]).sum(dim=(1, 2)) if weights is not None else flat.sum(dim=(1, 2))
         return totals, _outer_sums(features, weights)[0]
 
-    def from_sums(self, sums: tuple[torch.Tensor, ...], count: int, target: GaussianTarget) -> torch.Tensor:
+    def from_sums(self, sums: tuple[torch.Tensor, ...], count: int | torch.Tensor,
+                  target: GaussianTarget) -> torch.Tensor:
         mean = sums[0] / count
         covariance = sums[1] / count - torch.outer(mean, mean)
         covariance = covariance + target.ridge * torch.eye(len(mean), device=mean.device)
@@ -211,7 +219,20 @@ class SlicedLoss(StyleLoss):
         return SlicedTarget(directions, quantiles, quantiles.pow(2).mean())
 
     def __call__(self, features: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
-        projected = _sorted(_projected(features, target.directions))
+        return self.compare(_projected(features, target.directions), target)
+
+    def guided(self, features: torch.Tensor, mask: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
+        """The region's positions (mask at least a half: sorting has no soft weights) against the painting's
+        quantiles resampled to their number; 0 where the region has no position at this layer."""
+        inside = mask.reshape(-1) >= 0.5
+        if not bool(inside.any()):
+            return features.new_zeros((), dtype=torch.float32)
+        return self.compare(_projected(features, target.directions)[:, inside], target)
+
+    @staticmethod
+    def compare(projected: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
+        """(P, N) projections against the painting's quantiles read at N ranks."""
+        projected = _sorted(projected)
         wanted = _resample(target.quantiles, projected.shape[1])
         return (projected - wanted).pow(2).mean() / (target.energy + EPS)
 

@@ -27,6 +27,7 @@ import torch
 from .config import Settings
 from .features import FeatureExtractor
 from .losses import EPS, StyleLoss, content_loss, total_variation
+from .regions import Region, layer_mask
 from .targets import Targets
 from .tiling import Tile, Tiler
 
@@ -95,6 +96,45 @@ class StyleTerm(Term):
     def loss_from_sums(self, sums: tuple[torch.Tensor, ...], tiler: Tiler) -> torch.Tensor:
         count = tiler.count(self.layer)
         return self.style_loss.from_sums(sums, count, self.target) if self.style_loss.additive else sums[0] / count
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class RegionStyleTerm(StyleTerm):
+    """One region's paintings at one layer (regions.py): the statistics count each position by the region's mask
+    there and are divided by its mass (StyleLoss.guided)."""
+
+    mask: torch.Tensor  # (1, 1, h, w): the region's share of each of the whole image's positions at `layer`
+
+    def loss(self, found: torch.Tensor) -> torch.Tensor:
+        return self.style_loss.guided(found, self.mask, self.target)
+
+    def sums(self, found: torch.Tensor, tile: Tile) -> tuple[torch.Tensor, ...]:
+        inside = self.mask[(..., *tile.place(self.layer))]
+        counted = tile.weights(self.layer) * inside
+        if self.style_loss.additive:  # the mask's mass adds up over the tiles too
+            return (*self.style_loss.sums(found, counted), counted.sum())
+        # Sorting: the tile's own region loss, counted for its share of the region's positions.
+        core_inside = tile.core(inside, self.layer)
+        share = (tile.core(counted, self.layer) * (core_inside >= 0.5)).sum()
+        return self.style_loss.guided(tile.core(found, self.layer), core_inside, self.target) * share, share
+
+    def loss_from_sums(self, sums: tuple[torch.Tensor, ...], tiler: Tiler) -> torch.Tensor:
+        if self.style_loss.additive:
+            return self.style_loss.from_sums(sums[:-1], sums[-1], self.target)
+        return sums[0] / sums[1].clamp_min(EPS)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class KeepPhotoTerm(Term):
+    """Regions that keep the photo: the pixels' squared difference from it (`target`), counted by the regions'
+    mask and relative to the photo's energy. Those regions have no style term; this holds their colours too,
+    which the content layer alone does not."""
+
+    mask: torch.Tensor  # (1, 1, H, W)
+
+    def loss(self, image: torch.Tensor) -> torch.Tensor:
+        error = ((image.float() - self.target).pow(2) * self.mask).sum() / (self.mask.sum() * image.shape[1] + EPS)
+        return error / (self.target.pow(2).mean() + EPS)
 
 
 class TotalVariationTerm(Term):
@@ -190,6 +230,11 @@ def group_totals(terms: Mapping[str, float | None]) -> dict[str, float | None]:
 
 # --- the terms a run's settings ask for --------------------------------------------------------------------
 
+# The photo's regions against their pixels, per unit of content weight: a pixel error of a few percent of the
+# photo's energy outweighs what the neighbours' style pulls over the border.
+KEEP_PHOTO_WEIGHT = 100.0
+
+
 @dataclass(frozen=True)
 class ScaleContext:
     """What a term's builder may read: the run's settings and one scale's targets."""
@@ -198,6 +243,7 @@ class ScaleContext:
     targets: Targets
     style_loss: StyleLoss  # the one that made targets.style
     finer: int  # scales above the coarsest (the style layers' weights change with it, see Settings.layer_weights)
+    regions: tuple[Region, ...] = ()  # a region map's regions, in the order of targets.masks
 
 
 def content_terms(at: ScaleContext) -> list[Term]:
@@ -208,9 +254,31 @@ def content_terms(at: ScaleContext) -> list[Term]:
 
 def style_terms(at: ScaleContext) -> list[Term]:
     s = at.settings
+    if at.regions:
+        return region_style_terms(at)
     return [StyleTerm(name=f"style:{layer}", layer=layer, weight=s.style_weight * share,
                       target=at.targets.style[layer], style_loss=at.style_loss)
             for layer, share in s.layer_weights(at.finer).items()]
+
+
+def region_style_terms(at: ScaleContext) -> list[Term]:
+    """Each painted region's terms, named "style:#rrggbb:layer", each weighted as a plain run's: every region is
+    as much a painting as the whole picture would be."""
+    s, targets = at.settings, at.targets
+    return [RegionStyleTerm(name=f"style:{region.label}:{layer}", layer=layer, weight=s.style_weight * share,
+                            target=targets.region_style[region.paintings][layer], style_loss=at.style_loss,
+                            mask=layer_mask(targets.masks[index:index + 1], layer))
+            for index, region in enumerate(at.regions) if not region.keeps_photo
+            for layer, share in s.layer_weights(at.finer).items()]
+
+
+def keep_photo_terms(at: ScaleContext) -> list[Term]:
+    kept = [index for index, region in enumerate(at.regions) if region.keeps_photo]
+    if not kept:
+        return []
+    mask = at.targets.masks[kept].sum(0, keepdim=True)
+    return [KeepPhotoTerm(name="keep", layer=None, weight=KEEP_PHOTO_WEIGHT * at.settings.content_weight,
+                          target=at.targets.content, mask=mask)]
 
 
 def tv_terms(at: ScaleContext) -> list[Term]:
@@ -219,7 +287,7 @@ def tv_terms(at: ScaleContext) -> list[Term]:
 
 
 TermBuilder = Callable[[ScaleContext], list[Term]]
-TERMS: list[TermBuilder] = [content_terms, style_terms, tv_terms]
+TERMS: list[TermBuilder] = [content_terms, style_terms, keep_photo_terms, tv_terms]
 
 
 def build_objective(at: ScaleContext) -> Objective:

@@ -8,7 +8,7 @@ a tile at a time, one style layer after another, so no image's features are ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -19,6 +19,7 @@ from .config import Settings
 from .features import FeatureExtractor
 from .images import fitted_size, resize_to, to_tensor
 from .losses import StyleLoss
+from .regions import RegionPlan
 from .tiling import Tiler, blended_features, tile_features
 
 MIN_STYLE_SIZE = 32  # a painting is never shrunk below this, whatever the style scale
@@ -33,6 +34,10 @@ class Targets:
     content_features: torch.Tensor  # at the content layer
     style: dict[str, Any]  # per style layer: the style loss's summary of the paintings
     styles: list[torch.Tensor]  # the paintings as used (resized, recoloured): the colours of init="style"
+    # With a region map: each region's soft pixel mask (R, 1, H, W), and per set of paintings (a region's), the
+    # style loss's summary of those paintings alone.
+    masks: torch.Tensor | None = None
+    region_style: dict[tuple[int, ...], dict[str, Any]] = field(default_factory=dict)
 
 
 def style_size(painting: tuple[int, int], longest: int, settings: Settings) -> tuple[int, int]:
@@ -43,8 +48,9 @@ def style_size(painting: tuple[int, int], longest: int, settings: Settings) -> t
 
 def prepare_targets(content: Image.Image, styles: list[Image.Image], blend: list[float], size: tuple[int, int],
                     settings: Settings, extractor: FeatureExtractor, style_loss: StyleLoss,
-                    tiler: Tiler | None = None) -> Targets:
-    """Targets for an output of `size` (width, height); in tiles where `tiler` (the output's tiles) is given."""
+                    tiler: Tiler | None = None, plan: RegionPlan | None = None) -> Targets:
+    """Targets for an output of `size` (width, height); in tiles where `tiler` (the output's tiles) is given;
+    with a region `plan`, each region's masks and its paintings' style instead of all the paintings' blend."""
     device = extractor.device
     photo = to_tensor(resize_to(content, size)).to(device)
     paintings = [to_tensor(resize_to(img, style_size(img.size, max(size), settings))).to(device) for img in styles]
@@ -60,9 +66,20 @@ def prepare_targets(content: Image.Image, styles: list[Image.Image], blend: list
     else:
         with torch.no_grad():
             content_features = extractor(optimised, [settings.content_layer])[settings.content_layer].detach()
-    if any(max(p.shape[-2:]) > settings.tile_size for p in paintings):
-        style = tiled_style(paintings, blend, settings, extractor, style_loss)
+    if plan is None:
+        style = paintings_style(paintings, blend, settings, extractor, style_loss)
         return Targets(optimised, photo, content_features, style, paintings)
+    sets = {region.paintings for region in plan.regions if not region.keeps_photo}
+    region_style = {chosen: paintings_style([paintings[i] for i in chosen], [blend[i] for i in chosen], settings,
+                                            extractor, style_loss) for chosen in sets}
+    return Targets(optimised, photo, content_features, {}, paintings, plan.pixel_masks(size, device), region_style)
+
+
+def paintings_style(paintings: list[torch.Tensor], blend: list[float], settings: Settings,
+                    extractor: FeatureExtractor, style_loss: StyleLoss) -> dict[str, Any]:
+    """Per style layer, the style loss's summary of the `paintings` (as used) blended by `blend`."""
+    if any(max(p.shape[-2:]) > settings.tile_size for p in paintings):
+        return tiled_style(paintings, blend, settings, extractor, style_loss)
     with torch.no_grad():
         per_layer: dict[str, list[torch.Tensor]] = {name: [] for name in settings.style_layers}
         for painting in paintings:
@@ -70,8 +87,7 @@ def prepare_targets(content: Image.Image, styles: list[Image.Image], blend: list
             for name in settings.style_layers:
                 per_layer[name].append(found[name])
             del found
-        style = {name: style_loss.target(features, blend) for name, features in per_layer.items()}
-    return Targets(optimised, photo, content_features, style, paintings)
+        return {name: style_loss.target(features, blend) for name, features in per_layer.items()}
 
 
 def tiled_style(paintings: list[torch.Tensor], blend: list[float], settings: Settings, extractor: FeatureExtractor,

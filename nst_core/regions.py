@@ -1,0 +1,135 @@
+"""Regions: which painting goes where (Gatys et al. 2017, "Controlling Perceptual Factors in NST").
+
+A region map is an image of the photo's shape, one colour per region. Each region is painted from its own
+paintings, or keeps the photo. In the objective a region is a set of terms whose statistics count each feature
+position by the region's mask at that layer (losses.StyleLoss.guided): the map is taken to each layer's grid by
+area pooling (soft borders), eroded by one feature position so a deep layer's positions that also see the
+neighbouring region do not carry its style over the border (the bleeding a max-pooled mask gives), and each
+region's statistics are divided by its own mass, so a small region counts as much as a large one. A region that
+keeps the photo has no style term: a term on the pixels holds it to the photo (objective.KeepPhotoTerm).
+
+Painted maps have antialiased edges and brush blends: every pixel goes to the nearest of the region colours (the
+colours named in the plan, and every colour that covers at least MIN_SHARE of the map).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .errors import SettingsError
+from .tiling import stride_of
+
+MIN_SHARE = 0.01  # a colour covering less of the map than this is an edge or a stray touch, not a region
+MAX_REGIONS = 8
+ASPECT_TOLERANCE = 0.03  # a map this much off the photo's shape (relative) is for another photo
+
+
+@dataclass(frozen=True)
+class Region:
+    """One colour of the map and what paints it: indices into the run's paintings, or () to keep the photo."""
+
+    colour: tuple[int, int, int]
+    paintings: tuple[int, ...]
+
+    @property
+    def keeps_photo(self) -> bool:
+        return not self.paintings
+
+    @property
+    def label(self) -> str:
+        return hex_colour(self.colour)
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    """A region map and its regions, each pixel of `labels` the index of its region."""
+
+    labels: np.ndarray  # (H, W) int at the map's own size
+    regions: tuple[Region, ...]
+    map_image: Image.Image  # as given, for the recipe
+
+    def check_paintings(self, count: int) -> None:
+        """Every region's paintings are among the run's `count` paintings (a caller's mistake, not a user's)."""
+        if any(index >= count for region in self.regions for index in region.paintings):
+            raise SettingsError(f"A region names a painting the run does not have (it has {count}).")
+
+    def to_recipe(self) -> dict[str, Any]:
+        """What a recipe records: each region's colour and paintings ("photo" where it keeps the photo), and the
+        map itself as its regions' labels, a palette PNG in base64 (a few kilobytes: flat colours compress)."""
+        labels = Image.fromarray(self.labels.astype(np.uint8), mode="P")
+        labels.putpalette([v for region in self.regions for v in region.colour])
+        buffer = io.BytesIO()
+        labels.save(buffer, format="PNG", optimize=True)
+        return {"regions": [{"colour": region.label, "paintings": list(region.paintings) or "photo"}
+                            for region in self.regions],
+                "map_png": base64.b64encode(buffer.getvalue()).decode("ascii")}
+
+    def pixel_masks(self, size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
+        """(R, 1, height, width) soft masks at an image of `size` (width, height), summing to 1 at every pixel."""
+        width, height = size
+        onehot = (torch.from_numpy(self.labels)[None] == torch.arange(len(self.regions))[:, None, None]).float()
+        if self.labels.shape[0] >= height and self.labels.shape[1] >= width:  # shrinking: each pixel's share
+            masks = F.interpolate(onehot[:, None], size=(height, width), mode="area")
+        else:
+            masks = F.interpolate(onehot[:, None], size=(height, width), mode="bilinear", align_corners=False)
+        return (masks / masks.sum(0, keepdim=True).clamp_min(1e-6)).to(device)
+
+
+def hex_colour(colour: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """'#rrggbb' (or 'rrggbb') -> (r, g, b)."""
+    digits = text.strip().removeprefix("#")
+    if len(digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise SettingsError(f"A region colour looks like '#ff8800', not {text.strip()!r}.")
+    return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def make_plan(map_image: Image.Image, photo_size: tuple[int, int], named: dict[tuple[int, int, int], tuple[int, ...]],
+              default: tuple[int, ...]) -> RegionPlan:
+    """The plan for `map_image` over a photo of `photo_size`: `named` colours painted by their paintings (() keeps
+    the photo), every other colour of the map by `default`. One sentence for a map that does not fit."""
+    check_shape(map_image.size, photo_size)
+    pixels = np.asarray(map_image.convert("RGB"), dtype=np.int32)
+    flat = pixels.reshape(-1, 3)
+    found, counts = np.unique(flat, axis=0, return_counts=True)
+    common = [tuple(int(v) for v in c) for c, n in zip(found, counts) if n >= MIN_SHARE * len(flat)]
+    colours = list(named) + [c for c in common if c not in named]
+    if len(colours) > MAX_REGIONS:
+        raise SettingsError(f"The region map has {len(colours)} colours; paint it with at most {MAX_REGIONS}.")
+    palette = np.array(colours, dtype=np.int32)
+    labels = np.argmin(((flat[:, None, :] - palette[None]) ** 2).sum(-1), axis=1).reshape(pixels.shape[:2])
+    present = np.bincount(labels.ravel(), minlength=len(colours))
+    for colour in named:
+        if present[colours.index(colour)] < MIN_SHARE * len(flat):
+            raise SettingsError(f"The region map has no {hex_colour(colour)} region to paint; its colours are "
+                                f"{', '.join(hex_colour(c) for c in common)}.")
+    regions = tuple(Region(c, named.get(c, default)) for c in colours)
+    return RegionPlan(labels.astype(np.int64), regions, map_image)
+
+
+def check_shape(map_size: tuple[int, int], photo_size: tuple[int, int]) -> None:
+    map_aspect, photo_aspect = map_size[0] / map_size[1], photo_size[0] / photo_size[1]
+    if abs(map_aspect / photo_aspect - 1) > ASPECT_TOLERANCE:
+        raise SettingsError(f"The region map is {map_size[0]}×{map_size[1]} but the photo is "
+                            f"{photo_size[0]}×{photo_size[1]}: draw the map over the photo, at its shape.")
+
+
+def layer_mask(pixel_mask: torch.Tensor, layer: str) -> torch.Tensor:
+    """A (1, 1, H, W) pixel mask -> the share of each of `layer`'s feature positions inside the region (area
+    pooling, as the layer's grid floors the image), eroded by one position; a region too small to survive erosion
+    at a deep layer keeps its pooled mask rather than vanish there."""
+    stride = stride_of(layer)
+    pooled = F.avg_pool2d(pixel_mask, stride) if stride > 1 else pixel_mask
+    eroded = -F.max_pool2d(-pooled, 3, stride=1, padding=1)  # max_pool2d pads with -inf: the picture's edge stays
+    return eroded if eroded.sum() >= 1 else pooled
