@@ -140,6 +140,15 @@ def test_style_loss_bench_prints_every_loss_against_gram(shared_images):
     assert rows[0][3] == "1.00x" and all(float(r[2]) > 0 and float(r[4]) >= 0 for r in rows)
 
 
+def test_regions_bench_runs_each_case_plainly_and_with_its_map(shared_images, tmp_path):
+    result = bench("bench.regions", "--weights", "untrained", "--size", "48", "--iterations", "2", "--out",
+                   str(tmp_path))
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [row["regions"] for row in rows] == [2, 2, 2] and all(row["ratio"] > 0 for row in rows)
+    assert len(result.stdout.splitlines()) == 3 and "ratio" in result.stdout
+    assert Image.open(tmp_path / "sheet.jpg").width > 3 * 384 and (tmp_path / "map-2.png").is_file()
+
+
 def test_explain_bench_times_each_view_against_a_reference_step(shared_images, tmp_path):
     out = tmp_path / "explain.json"
     result = bench("bench.explain", "--weights", "untrained", "--views", "layers", "--threads", "1",

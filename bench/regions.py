@@ -1,0 +1,120 @@
+"""Regions (issue 23): contact sheets of region runs beside a plain run, and what a region map costs.
+
+    python -m bench.regions --weights ../shared/weights/vgg16-caffe-features.pth --out docs/regions
+
+Each case is a photo from ../shared/images, a map drawn here from simple shapes (a sky band, a face's ellipse),
+and what paints each region. Every case runs plainly (its main painting over the whole photo) and with its map,
+at the engine's defaults, one after the other in this process, so the two-region run's time is a ratio against
+the plain run's: label the figures quiet or loaded. Writes the maps, the results, sheet.jpg and results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from nst_core import Settings, stylize_iter
+from nst_core.images import decode_image, resize_longest
+from nst_core.regions import RegionPlan, make_plan
+
+from .sheets import contact_sheet
+
+IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
+BLUE, GREEN, RED = (0, 0, 255), (0, 255, 0), (255, 0, 0)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    photo: str
+    main: str  # the painting of every region the case names no other for
+    others: dict[tuple[int, int, int], str | None]  # a region's colour -> its painting, or None: keep the photo
+    shape: str  # how the map is drawn: "sky" (a band at the top, BLUE) or "face" (an ellipse, GREEN)
+    extent: float  # the band's height or the ellipse's width, as a share of the photo's
+
+
+CASES = (
+    Case("two paintings split at the horizon", "tubingen.jpg", "the_scream.jpg", {BLUE: "starry_night.jpg"},
+         "sky", 0.36),
+    Case("sky only (the rest keeps the photo)", "golden_gate.jpg", "starry_night.jpg", {RED: None}, "sky", 0.45),
+    Case("keep the subject (a portrait painting)", "brad_pitt.jpg", "picasso_selfport1907.jpg", {GREEN: None},
+         "face", 0.5),
+)
+
+
+def draw_map(size: tuple[int, int], case: Case) -> Image.Image:
+    width, height = size
+    image = Image.new("RGB", size, RED)
+    draw = ImageDraw.Draw(image)
+    if case.shape == "sky":
+        draw.rectangle([0, 0, width, round(height * case.extent)], fill=BLUE)
+    else:
+        half_w, half_h = width * case.extent / 2, height * case.extent * 0.75
+        centre_x, centre_y = width / 2, height * 0.45
+        draw.ellipse([centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h], fill=GREEN)
+    return image
+
+
+def plan_for(case: Case, photo: Image.Image, map_image: Image.Image) -> tuple[RegionPlan, list[Image.Image]]:
+    paintings = [decode_image(IMAGES / case.main)]
+    named: dict[tuple[int, int, int], tuple[int, ...]] = {}
+    for colour, painting in case.others.items():
+        if painting is None:
+            named[colour] = ()
+        else:
+            paintings.append(decode_image(IMAGES / painting))
+            named[colour] = (len(paintings) - 1,)
+    return make_plan(map_image, photo.size, named, (0,)), paintings
+
+
+def run(photo: Image.Image, paintings: list[Image.Image], settings: Settings,
+        plan: RegionPlan | None) -> tuple[Image.Image, float]:
+    start = time.perf_counter()
+    final = None
+    for event in stylize_iter(photo, paintings, settings, regions=plan):
+        final = event
+    return final.preview, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--out", type=Path, default=Path("docs/regions"))
+    parser.add_argument("--size", type=int, default=Settings().size)
+    parser.add_argument("--iterations", type=int, default=Settings().iterations)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = Settings(weights=args.weights, size=args.size, iterations=args.iterations)
+    run(decode_image(IMAGES / "tubingen.jpg"), [decode_image(IMAGES / "starry_night.jpg")],
+        Settings(weights=args.weights, size=64, iterations=2), None)  # loads the weights outside the timings
+    tiles, results = [], []
+    for index, case in enumerate(CASES):
+        photo = decode_image(IMAGES / case.photo)
+        map_image = draw_map(photo.size, case)
+        plan, paintings = plan_for(case, photo, map_image)
+        plain, plain_seconds = run(photo, paintings[:1], settings, None)
+        painted, region_seconds = run(photo, paintings, settings, plan)
+        map_image.save(args.out / f"map-{index}.png")
+        painted.save(args.out / f"regions-{index}.jpg", quality=92)
+        plain.save(args.out / f"plain-{index}.jpg", quality=92)
+        shown = resize_longest(map_image, 256)
+        tiles += [(resize_longest(photo, 512), shown, f"{case.photo} and its map"),
+                  (plain, decode_image(IMAGES / case.main), f"plain: {case.main}"),
+                  (painted, None, case.name)]
+        results.append({"case": case.name, "photo": case.photo, "plain_seconds": round(plain_seconds, 1),
+                        "regions_seconds": round(region_seconds, 1), "regions": len(plan.regions),
+                        "ratio": round(region_seconds / plain_seconds, 2)})
+        print(f"{case.name:42s} plain {plain_seconds:5.1f} s  regions {region_seconds:5.1f} s  "
+              f"ratio {region_seconds / plain_seconds:.2f}", flush=True)
+    contact_sheet(tiles, 3, f"Regions at {args.size} px, {args.iterations} steps", side=384) \
+        .save(args.out / "sheet.jpg", quality=90)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
