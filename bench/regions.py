@@ -22,9 +22,9 @@ from nst_core import Settings, stylize_iter
 from nst_core.images import decode_image, resize_longest
 from nst_core.regions import RegionPlan, make_plan
 
+from .pictures import SHARED_IMAGES as IMAGES
 from .sheets import contact_sheet
 
-IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 BLUE, GREEN, RED = (0, 0, 255), (0, 255, 0), (255, 0, 0)
 
 

@@ -44,6 +44,7 @@ from .losses import make_style_loss
 from .objective import Objective, ScaleContext, build_objective, group_totals
 from .regions import RegionPlan, check_shape
 from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
+from .steering import Steering
 from .targets import Targets, prepare_targets, style_size
 from .tiling import Tiler
 
@@ -70,6 +71,7 @@ class Progress:
     done: bool = False
     message: str | None = None
     recipe: Mapping[str, Any] | None = None  # on the last event: everything needed to make the image again
+    steered: Mapping[str, float] | None = None  # weights changed before this step (steering.Steering)
 
     @property
     def groups(self) -> dict[str, float | None]:
@@ -77,12 +79,18 @@ class Progress:
         return group_totals(self.terms)
 
 
+# L-BFGS's curvature pairs were measured on the objective before a change of weights: measured by bench.steering,
+# restarting it (the image kept) converges better than going on with them.
+RESTART_ON_STEER = True
+
+
 def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
             *, backbone: VGGFeatures | None = None, init_image: ImageSource | None = None,
-            regions: RegionPlan | None = None) -> Image.Image:
+            regions: RegionPlan | None = None, steering: Steering | None = None) -> Image.Image:
     """Run to the end and return the final image."""
     final = None
-    for event in stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image, regions=regions):
+    for event in stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image, regions=regions,
+                              steering=steering):
         final = event
     assert final is not None and final.done and final.preview is not None
     return final.preview
@@ -130,12 +138,14 @@ def make_recipe(settings: Settings, content: Image.Image, styles: Sequence[Image
 
 def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSource,
                  settings: Settings | None = None, *, backbone: VGGFeatures | None = None,
-                 init_image: ImageSource | None = None, regions: RegionPlan | None = None) -> Iterator[Progress]:
+                 init_image: ImageSource | None = None, regions: RegionPlan | None = None,
+                 steering: Steering | None = None) -> Iterator[Progress]:
     """Yield a Progress per optimiser step; the last one has done=True, the final image and the recipe.
 
     `content` and `styles` are files, bytes or decoded PIL images; `init_image` (one too, e.g. a fast network's
     result to refine) replaces `settings.init` as the start. `regions` (regions.make_plan) paints each region of
-    the photo from its own paintings, indices into `styles`, or keeps the photo there. Every check (settings
+    the photo from its own paintings, indices into `styles`, or keeps the photo there. `steering` changes weights
+    during the run, live or from a recipe's schedule (steering.py). Every check (settings
     against the backbone, image shapes, the device) happens before the first step, so a front end hears of a
     mistake at once.
     """
@@ -160,6 +170,7 @@ def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSour
     run = _Run(settings, model, pick_device(settings.device), content_img, style_imgs, blend)
     run.start_image = decode_image(init_image) if init_image is not None else None
     run.plan = regions
+    run.steering = steering
     try:
         yield from run.events(sizes)
     finally:
@@ -189,10 +200,14 @@ class _Run:
         self.divergences = 0
         self.start_image: Image.Image | None = None  # stylize_iter's init_image
         self.plan: RegionPlan | None = None  # stylize_iter's regions
+        self.steering: Steering | None = None  # stylize_iter's steering
+        self.asked = settings  # the settings the run was started with (self.s follows the steering)
+        self.finer = 0
 
     def prepare_scale(self, size: tuple[int, int], finer: int = 0) -> Targets:
         """Targets, tiles and the objective for the scale `finer` scales above the coarsest."""
         width, height = size
+        self.finer = finer
         big = max(size) > self.s.tile_size
         self.tiler = Tiler(height, width, self.s.tile_size, device=self.device) if big else None
         self.targets = prepare_targets(self.content_img, self.style_imgs, self.blend, size, self.s, self.extract,
@@ -278,7 +293,9 @@ class _Run:
 
     def final(self, last: Progress, image: torch.Tensor, stopped: str | None) -> Progress:
         picture = self.display(image)
-        recipe = make_recipe(self.s, self.content_img, self.style_imgs, picture.size, self.plan)
+        recipe = make_recipe(self.asked, self.content_img, self.style_imgs, picture.size, self.plan)
+        if self.steering is not None and self.steering.applied:
+            recipe["schedule"] = list(self.steering.applied)
         if self.start_image is not None:  # settings.init did not apply
             recipe["init_image_size"] = list(self.start_image.size)
         return replace(last, preview=picture, done=True, message=stopped or last.message, eta=0.0,
@@ -293,10 +310,10 @@ class _Run:
         guard = GuardedOptimiser(x, s.optimizer, s.learning_rate, self.divergences)
         average = IterateAverage(x, s.average_decay) if s.average_decay else None
         self.tensors.update(x=x, guard=guard, average=average)
-        names = self.objective.names
         height, width = x.shape[-2:]
         for _ in range(steps):
             step += 1
+            steered = self.steer(step, guard)
             values, message = guard.step(lambda: self.evaluate(x), step)
             self.divergences = guard.divergences
             if average is not None:
@@ -315,11 +332,12 @@ class _Run:
             event = Progress(
                 step=step, total=s.iterations,
                 loss=_json_number(values[0]),
-                terms=MappingProxyType({n: _json_number(v) for n, v in zip(names, values[1:])}),
+                terms=MappingProxyType({n: _json_number(v) for n, v in zip(self.objective.names, values[1:])}),
                 elapsed=elapsed, rate=step / elapsed if elapsed > 0 else 0.0, eta=eta,
                 size=(width, height), output_size=sizes[-1], scale=scale, scales=len(sizes), device=self.device_name,
                 tiles=len(self.tiler.tiles) if self.tiler else 1,
-                preview=self.display(shown) if wants_preview else None, message=message)
+                preview=self.display(shown) if wants_preview else None, message=message,
+                steered=MappingProxyType(steered) if steered else None)
             if last_of_run:
                 break
             yield event
@@ -327,6 +345,19 @@ class _Run:
         # the best evaluated point.
         keep = average.get() if average is not None and not guard.gave_up else guard.result()
         return keep.clone(), event, stopped
+
+    def steer(self, step: int, guard: GuardedOptimiser) -> dict[str, float]:
+        """Apply the weights steering has for `step`: the objective rebuilt with them, the same image; recorded."""
+        changes = self.steering.due(step) if self.steering is not None else {}
+        changes = {name: value for name, value in changes.items() if getattr(self.s, name) != value}
+        if not changes:
+            return changes
+        self.s = replace(self.s, **changes)
+        regions = self.plan.regions if self.plan is not None else ()
+        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, self.finer, regions))
+        self.steering.record(step, changes)
+        guard.objective_changed(restart=RESTART_ON_STEER)
+        return changes
 
     def release(self) -> None:
         self.targets = self.objective = None  # the objective's terms hold the targets too

@@ -55,6 +55,15 @@ class GuardedOptimiser:
         return torch.optim.LBFGS([self.x], lr=damping, max_iter=1, history_size=lbfgs_history(self.x),
                                  tolerance_grad=0.0, tolerance_change=0.0)
 
+    def objective_changed(self, restart: bool) -> None:
+        """The loss now measures something else (weights steered): earlier losses no longer compare with the next
+        ones (a raised weight read as divergence), so the best image starts again from here; `restart` also
+        drops the optimiser's memory of the old objective."""
+        self.best_loss, self.previous, self.frozen = math.inf, None, 0
+        self.best.copy_(self.x.detach())
+        if restart:
+            self.optimizer = self.fresh()
+
     @property
     def gave_up(self) -> bool:
         return self.failures >= MAX_FAILURES

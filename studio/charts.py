@@ -13,7 +13,7 @@ LAYER_PALETTE = ("#7c3aed", "#a78bfa", "#db2777", "#f9a8d4", "#0891b2", "#67e8f9
                  "#65a30d", "#bef264", "#84cc16", "#365314", "#ca8a04", "#fde047", "#eab308", "#713f12")
 TERM_COLOURS = {"total": "#111827", "content": "#2563eb", "style": "#ea580c", "tv": "#16a34a",
                 **dict(zip(LAYER_CHOICES, LAYER_PALETTE)),
-                **{f"scale {k} starts": MARKER_GREY for k in range(2, 8)}}
+                **{f"scale {k} starts": MARKER_GREY for k in range(2, 8)}, "weights moved": "#dc2626"}
 
 
 def loss_table(rows: list[dict]) -> pd.DataFrame:

@@ -27,7 +27,10 @@ from .components import NumberSlider, PaintingImage, UploadedImage
 from .limits import Limits
 
 DEFAULTS = Settings()
-IMAGE_HEIGHTS = {"paintings": 200, "blend": 140}
+IMAGE_HEIGHTS = {"paintings": 200, "blend": 140, "regions": 200}
+REGION_NOTE = ("Each colour of the map and what paints it: 'painting 2' or 'painting 3' (the blend slots), or "
+               "'photo' to keep the photo there; colours not named get the first painting. "
+               "With a map the paintings are not blended.")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Control:
     group: str = "knobs"  # where the tab puts it: photo, paintings, blend, knobs, layers, advanced, chart
     default: Any = None  # in the control's own units; None: from Settings
     elem_id: str | None = None
+    note: str | None = None  # the hint of a control that is no setting
+    placeholder: str | None = None  # a text box's example
 
     def limit(self, limits: Limits) -> float | None:
         return getattr(limits, self.high) if isinstance(self.high, str) else self.high
@@ -60,7 +65,7 @@ class Control:
 
     def hint(self) -> str | None:
         if self.setting is None:
-            return None
+            return self.note
         info = field_info(self.setting)
         text = info["help"]
         if info["useful"] is not None:
@@ -88,7 +93,7 @@ class Control:
         if self.kind == "checkbox":
             return gr.Checkbox(value=bool(value), **common)
         if self.kind == "text":
-            return gr.Textbox(value or "", placeholder="relu1_1=2, relu5_1=0.5", **common)
+            return gr.Textbox(value or "", placeholder=self.placeholder, **common)
         choices = self.choices()
         if self.kind == "checkboxes":
             return gr.CheckboxGroup(choices, value=list(value), **common)
@@ -117,7 +122,8 @@ CONTROLS: tuple[Control, ...] = (
     Control("tv_weight", "Total-variation weight", "number", "tv_weight", group="advanced"),
     Control("content_layer", "Content layer", "dropdown", "content_layer", group="layers"),
     Control("style_layers", "Style layers", "checkboxes", "style_layers", group="layers"),
-    Control("layer_weights", "Per-layer style weights", "text", "style_layer_weights", group="advanced"),
+    Control("layer_weights", "Per-layer style weights", "text", "style_layer_weights", group="advanced",
+            placeholder="relu1_1=2, relu5_1=0.5"),
     Control("optimizer", "Optimiser", "radio", "optimizer", group="advanced"),
     Control("init", "Start from", "radio", "init", group="advanced"),
     Control("seed", "Seed", "number", "seed", group="advanced"),
@@ -134,6 +140,10 @@ CONTROLS: tuple[Control, ...] = (
     Control("border", "Image edges", "radio", "border", group="advanced"),
     Control("average_decay", "Average of recent steps (decay)", "slider", "average_decay", 0, 0.99, 0.01,
             "advanced"),
+    Control("region_map", "Region map: flat colours, the photo's shape (optional)", "image", group="regions",
+            elem_id="region-map"),
+    Control("region_paintings", "What paints each colour", "text", group="regions", default="",
+            elem_id="region-paintings", note=REGION_NOTE, placeholder="#0000ff=painting 2, #00ff00=photo"),
 )
 BY_NAME = {c.name: c for c in CONTROLS}
 API_NAMES = [c.name for c in CONTROLS]

@@ -18,6 +18,8 @@ from nst_core import NSTError, Settings
 from nst_core.engine import Progress, check_paintings, plan_scales, resolve_backbone, stylize_iter
 from nst_core.features import pick_device
 from nst_core.images import decode_image
+from nst_core.regions import RegionPlan, make_plan, parse_colour
+from nst_core.steering import Steering
 from nst_core.timelapse import film_every
 
 from . import controls
@@ -43,6 +45,34 @@ def checked_inputs(values: dict[str, Any], limits: Limits) -> tuple[Image.Image,
     return content, styles, settings
 
 
+PAINTING_WORDS = {"painting 1": 0, "painting 2": 1, "painting 3": 2}
+ORDINALS = ("first", "second", "third")
+
+
+def checked_regions(values: dict[str, Any], content: Image.Image, styles: list[Image.Image]) -> RegionPlan | None:
+    """The region map and "#rrggbb=painting 2, #00ff00=photo" as a plan (None without a map); one sentence for
+    what does not fit."""
+    text = (values.get("region_paintings") or "").strip() if isinstance(values.get("region_paintings"), str) else ""
+    if values.get("region_map") is None:
+        if text:
+            raise NSTError("Add a region map (flat colours over the photo's shape) for the colours you named.")
+        return None
+    named: dict[tuple[int, int, int], tuple[int, ...]] = {}
+    for part in filter(None, (p.strip() for p in text.replace(";", ",").split(","))):
+        colour, sep, what = part.partition("=")
+        what = " ".join(what.lower().split())
+        if not sep or (what != "photo" and what not in PAINTING_WORDS):
+            raise NSTError(f"Each colour looks like '#0000ff=painting 2' or '#00ff00=photo'; {part!r} does not.")
+        if what == "photo":
+            named[parse_colour(colour)] = ()
+            continue
+        index = PAINTING_WORDS[what]
+        if index >= len(styles):
+            raise NSTError(f"There is no {ORDINALS[index]} painting: add it under Blend up to three paintings.")
+        named[parse_colour(colour)] = (index,)
+    return make_plan(decode_image(values["region_map"]), content.size, named, (0,))
+
+
 def status_line(event: Progress) -> str:
     memory = ""
     if torch.cuda.is_available():
@@ -57,6 +87,15 @@ def status_line(event: Progress) -> str:
     return text
 
 
+STEERED = "weights moved"  # the chart's marker series for a change of weights during a run
+
+
+def steered_note(changes: dict[str, float], step: int) -> str:
+    """'Style weight 6000 from step 41.' for the status line."""
+    words = ", ".join(f"{name.replace('_', ' ')} {value:g}" for name, value in changes.items())
+    return f"{words[0].upper()}{words[1:]} from step {step}."
+
+
 def chart_rows(event: Progress, show_layers: bool) -> list[dict]:
     """The step's losses as chart rows: the total and each group of terms (TV only when it is on: the objective
     has no TV term when it is off), and each style layer when asked. A value that was not finite has no point."""
@@ -68,21 +107,26 @@ def chart_rows(event: Progress, show_layers: bool) -> list[dict]:
 
 
 def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_layers: bool,
-                init_image: Image.Image | None = None, film: bool = False) -> int:
-    """ZeroGPU seconds to reserve for a job: its steps at their pixel counts, within the server's job limit."""
+                init_image: Image.Image | None = None, film: bool = False, **_: Any) -> int:
+    """ZeroGPU seconds to reserve for a job: its steps at their pixel counts, within the server's job limit (it is
+    called with the job's arguments; steering and regions change the time little)."""
     megapixels = settings.size ** 2 * 0.75 / 1e6
     return int(min(settings.max_seconds, 20 + settings.iterations * (0.004 + SECONDS_PER_MEGAPIXEL_STEP * megapixels)))
 
 
 @on_gpu(duration=gpu_seconds)
 def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Settings,
-                   show_layers: bool, init_image: Image.Image | None = None, film: bool = False) -> Iterator[Frame]:
+                   show_layers: bool, init_image: Image.Image | None = None, film: bool = False,
+                   steering: Steering | None = None, regions: RegionPlan | None = None) -> Iterator[Frame]:
     """The engine's events as Frames, as often as a Throttle allows, and the last event with the final picture and
     its recipe. `init_image`: where the optimisation starts instead of settings.init (the Fast tab's Refine).
 
     `film`: a short run's time-lapse gets more frames than its previews (nst_core.timelapse.film_every); those
     pictures come as quiet Frames, meta {"film": picture} and nothing else, for the film alone. The previews shown
-    stay every settings.preview_every steps, and the recipe says so."""
+    stay every settings.preview_every steps, and the recipe says so.
+
+    `steering`: weights moved during the run (the page's sliders); the chart marks each change with a line and the
+    status line says what changed from which step."""
     yield Frame("Loading the VGG weights (first run only, then they stay loaded)…")
     backbone = resolve_backbone(settings)
     rows: list[dict] = []
@@ -90,14 +134,19 @@ def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Se
     scale, highest = 1, 0.0
     every = film_every(settings.iterations, settings.preview_every) if film else settings.preview_every
     events = stylize_iter(content, styles, replace(settings, preview_every=every), backbone=backbone,
-                          init_image=init_image)
+                          init_image=init_image, steering=steering, regions=regions)
+    changed = ""
     try:
         for event in events:
-            if event.step == 1:  # the chart draws only the series it saw first: name each scale's marker now
+            if event.step == 1:  # the chart draws only the series it saw first: name each marker now
                 rows += [{"step": 1, "loss": None, "term": f"scale {k} starts"} for k in range(2, event.scales + 1)]
+                rows += [{"step": 1, "loss": None, "term": STEERED}] if steering is not None else []
             if event.scale != scale:  # a grey vertical line: the loss jumps when the image is enlarged
                 scale = event.scale
                 rows += [{"step": event.step - 0.5, "loss": y, "term": f"scale {scale} starts"} for y in (0, highest)]
+            if event.steered:  # the loss jumps too when a weight moves
+                rows += [{"step": event.step - 0.5, "loss": y, "term": STEERED} for y in (0, highest)]
+                changed = f"\n\n{steered_note(event.steered, event.step)}"
             step_rows = chart_rows(event, show_layers)
             highest = max([highest, *(row["loss"] for row in step_rows if math.isfinite(row["loss"]))])
             rows += step_rows
@@ -112,7 +161,7 @@ def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Se
             if event.recipe:
                 recipe = dict(event.recipe)
                 recipe["settings"] = {**recipe["settings"], "preview_every": settings.preview_every}
-            yield Frame(status_line(event), event.preview if due.picture else None, tuple(rows), event.step,
+            yield Frame(status_line(event) + changed, event.preview if due.picture else None, tuple(rows), event.step,
                         event.done, recipe, event.output_size)
             rows = []
     finally:

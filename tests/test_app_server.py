@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from nst_core import Settings
 from nst_core.images import read_recipe
@@ -23,6 +23,7 @@ from .apphelpers import (  # noqa: F401  (app_server is a fixture)
     API_NAMES,
     api_data,
     app_server,
+    job_error,
     raw_call,
     raw_get,
     steps_per_second,
@@ -119,6 +120,46 @@ def test_blend_of_two_styles_is_recorded(client, photos):
     recipe = read_recipe(download)
     assert recipe["settings"]["style_blend"] == [3.0, 1.0]
     assert len(recipe["style_sizes"]) == 2
+
+
+def test_a_region_map_paints_each_region_from_its_painting_through_the_api(client, photos, tmp_path):
+    """Issue 23: the map as an image; the top band from the second painting, the bottom right keeps the photo."""
+    with Image.open(photos["content"]) as photo:
+        size = photo.size
+    region_map = Image.new("RGB", size, (255, 0, 0))
+    draw = ImageDraw.Draw(region_map)
+    draw.rectangle([0, 0, size[0], size[1] // 3], fill=(0, 0, 255))
+    draw.rectangle([size[0] // 2, size[1] // 2, size[0], size[1]], fill=(0, 255, 0))
+    region_map.save(tmp_path / "map.png")
+    job = client.submit(handle_file(photos["content"]), handle_file(photos["style"]), 2, 64,
+                        style_2=handle_file(photos["style_2"]), region_map=handle_file(tmp_path / "map.png"),
+                        region_paintings="#0000ff=painting 2, #00ff00=photo", preview_every=1, api_name="/stylize")
+    wait_job(job, 60)
+    *_, download = job.result()
+    recipe = read_recipe(download)
+    assert recipe["regions"]["regions"] == [{"colour": "#0000ff", "paintings": [1]},
+                                            {"colour": "#00ff00", "paintings": "photo"},
+                                            {"colour": "#ff0000", "paintings": [0]}]
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({"region_paintings": "#0000ff=photo"}, "Add a region map (flat colours over the photo's shape) for the colours"),
+    ({"region_map": "map", "region_paintings": "#0000ff=painting 3"}, "There is no third painting: add it under"),
+    ({"region_map": "map", "region_paintings": "#0000ff=sky"}, "Each colour looks like '#0000ff=painting 2'"),
+    ({"region_map": "map", "region_paintings": "#123456=photo"}, "The region map has no #123456 region to paint"),
+    ({"region_map": "tall"}, "The region map is 60×80 but the photo is 1024×768"),
+])
+def test_a_region_map_that_does_not_fit_is_one_sentence(client, photos, tmp_path, values, expected):
+    Image.new("RGB", (80, 60), (0, 0, 255)).save(tmp_path / "map.png")
+    Image.new("RGB", (60, 80), (0, 0, 255)).save(tmp_path / "tall.png")
+    files = {"map": handle_file(tmp_path / "map.png"), "tall": handle_file(tmp_path / "tall.png")}
+    values = {k: files.get(v, v) if k == "region_map" else v for k, v in values.items()}
+    job = client.submit(handle_file(photos["content"]), handle_file(photos["style"]), 2, 64, api_name="/stylize",
+                        **values)
+    wait_job(job, 60)
+    message = job_error(job)
+    assert message and expected in message, message
+    assert_one_clean_sentence(message)
 
 
 # --- cancel --------------------------------------------------------------------------------------------

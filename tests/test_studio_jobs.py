@@ -12,6 +12,7 @@ from PIL import Image
 
 from nst_core import Progress
 from nst_core.images import read_recipe
+from nst_core.steering import Steering
 from studio import controls, stylize_job
 from studio.files import ServedFiles
 from studio.jobs import JobBoard
@@ -147,3 +148,23 @@ def test_a_job_without_a_film_yields_no_quiet_frames(tmp_path, monkeypatch):
     content, styles, settings = stylize.checked_inputs(values, Limits())
     frames = list(stylize.stylize_frames(content, styles, settings, False))
     assert frames and all(frame.status and "film" not in frame.meta for frame in frames)
+
+
+def test_a_weight_moved_during_a_job_is_marked_on_the_chart_and_said_in_the_status(tmp_path, monkeypatch):
+    """Issue 23 (4): the page's sliders steer the running job; the chart draws a red line where and the status says
+    what changed from which step; the recipe records the schedule."""
+    monkeypatch.setattr(stylize_job, "Throttle", lambda: Throttle(picture=0))
+    values = job_values(tmp_path, iterations=10, size=64, coarse_to_fine=False)
+    content, styles, settings = stylize.checked_inputs(values, Limits())
+    steering = Steering()
+    frames = []
+    for frame in stylize.stylize_frames(content, styles, settings, False, steering=steering):
+        frames.append(frame)
+        if frame.step == 4:
+            steering.set(style_weight=60.0)
+    rows = [row for frame in frames for row in frame.rows if row["term"] == stylize_job.STEERED]
+    assert rows[0] == {"step": 1, "loss": None, "term": "weights moved"}  # named first: the chart draws it
+    assert [row["step"] for row in rows[1:]] == [4.5, 4.5] and rows[2]["loss"] > 0  # a vertical line at step 5
+    assert "Style weight 60 from step 5." in frames[-1].status
+    assert not any("from step" in frame.status for frame in frames if frame.step < 5)
+    assert frames[-1].recipe["schedule"] == [{"step": 5, "style_weight": 60.0}]

@@ -17,6 +17,8 @@ from nst_core import NSTError, Settings
 from nst_core.engine import make_recipe
 from nst_core.fast.apply import instant_preview
 from nst_core.images import read_recipe
+from nst_core.regions import RegionPlan
+from nst_core.steering import Steering
 
 from .. import controls
 from ..buttons import run_button, stop_button
@@ -27,7 +29,7 @@ from ..jobs import session_of
 from ..keepsakes import stopped_download
 from ..runner import status_update
 from ..scroll import bring_into_view
-from ..stylize_job import checked_inputs, stylize_frames
+from ..stylize_job import checked_inputs, checked_regions, stylize_frames
 from ..tab import Result, Shared, amount, run_length
 from .compare import Compare
 
@@ -37,7 +39,8 @@ SHOW_RESULT = bring_into_view("stylize-output", "chart")
 INSTANT_NOTE = ("A fast network's instant version of this painting (one pass, Fast tab); the optimisation "
                 "starts as soon as a compute slot is free…")
 
-Inputs = tuple[Image.Image, list[Image.Image], Settings, bool]  # photo, paintings, settings, chart each layer
+# photo, paintings, settings, chart each layer, regions
+Inputs = tuple[Image.Image, list[Image.Image], Settings, bool, RegionPlan | None]
 
 
 class StylizeTab:
@@ -47,6 +50,7 @@ class StylizeTab:
         self.limits, self.runner = shared.limits, shared.runner
         self.files, self.keepsakes = shared.files, shared.keepsakes
         self.compare = Compare(shared)
+        self.steering: dict[str, Steering] = {}  # the running job's, by session: the sliders steer it
 
     # --- the handlers -------------------------------------------------------------------------------------------
 
@@ -59,14 +63,16 @@ class StylizeTab:
         """Stream (image, status, chart, download) updates for one job."""
 
         def check() -> Inputs:
-            return (*checked_inputs(values, self.limits), bool(values["show_layer_losses"]))
+            content, styles, settings = checked_inputs(values, self.limits)
+            regions = checked_regions(values, content, styles)
+            return content, styles, settings, bool(values["show_layer_losses"]), regions
 
         return self.runner.stream(request, check, self.frames, waiting=status_update(1, 4), first=self.instant)
 
     def instant(self, inputs: Inputs, session: str) -> Iterator[tuple]:
         """Where a shipped fast network knows the painting, its picture comes at once, before the queue."""
-        content, styles, settings, _ = inputs
-        instant = instant_preview(content, styles, settings)
+        content, styles, settings, _, regions = inputs
+        instant = instant_preview(content, styles, settings) if regions is None else None
         if instant is not None:
             picture, recipe = instant
             self.keepsakes.keep(self.key(session), picture, recipe, picture.size, 0)
@@ -74,11 +80,33 @@ class StylizeTab:
         # This run's frames make its time-lapse (the instant picture is not one of them).
         self.keepsakes.begin(self.key(session))
 
+    def steer(self, style_log10: Any, content_log10: Any, tv_weight: Any, request: gr.Request) -> None:
+        """A weight moved on the page: the session's running job takes it from its next step (issue 23). With no
+        job running it is just the next run's setting; a value the settings refuse waits for Run to say so."""
+        steering = self.steering.get(self.key(session_of(request)))
+        if steering is None:
+            return
+        try:
+            steering.set(style_weight=controls.from_log(style_log10, controls.BY_NAME["style_weight_log10"]),
+                         content_weight=controls.from_log(content_log10, controls.BY_NAME["content_weight_log10"]),
+                         tv_weight=float(tv_weight))
+        except (NSTError, TypeError, ValueError):
+            pass
+
     def frames(self, inputs: Inputs, session: str) -> Iterator[tuple]:
-        content, styles, settings, show_layers = inputs
+        steering = self.steering[self.key(session)] = Steering()
+        try:
+            yield from self.painted(inputs, session, steering)
+        finally:
+            if self.steering.get(self.key(session)) is steering:
+                del self.steering[self.key(session)]
+
+    def painted(self, inputs: Inputs, session: str, steering: Steering) -> Iterator[tuple]:
+        content, styles, settings, show_layers, regions = inputs
         rows: list[dict] = []
         fresh = False
-        for frame in stylize_frames(content, styles, settings, show_layers, film=True):
+        for frame in stylize_frames(content, styles, settings, show_layers, film=True, steering=steering,
+                                    regions=regions):
             if "film" in frame.meta:  # a short run's picture for its time-lapse alone
                 self.keepsakes.film_only(self.key(session), frame.meta["film"], frame.step, settings.iterations)
                 continue
@@ -93,7 +121,9 @@ class StylizeTab:
             if frame.image is None:
                 yield gr.skip(), frame.status, chart, gr.skip()
                 continue
-            recipe = frame.recipe or make_recipe(settings, content, styles, frame.output_size)
+            recipe = frame.recipe or make_recipe(settings, content, styles, frame.output_size, regions)
+            if not frame.recipe and steering.applied:  # a Stop keeps this picture: its recipe has the changes
+                recipe["schedule"] = list(steering.applied)
             self.keepsakes.keep(self.key(session), frame.image, recipe, frame.output_size, frame.step)
             download = self.files.png(frame.image, recipe) if frame.done else gr.skip()
             # A frame file of our own, written once: Gradio's would be rewritten while another session
@@ -145,6 +175,8 @@ class StylizeTab:
                                                  allow_preview=False, elem_id="gallery", object_fit="cover")
                 with gr.Accordion("Blend up to three paintings", open=False):
                     place("blend")
+                with gr.Accordion("Regions: which painting goes where", open=False):
+                    place("regions")
             # The run's column: the status line (step, time left) above the picture, so both stay in view.
             with gr.Column(scale=1, min_width=300, elem_id="stylize-output"):
                 with gr.Row(elem_id="actions"):
@@ -180,7 +212,7 @@ class StylizeTab:
 
         self.styles_gallery.select(pick_style, None, self.controls["style"], api_visibility="private")
         for name, what in (("content", "photo"), ("style", "painting"), ("style_2", "second painting"),
-                           ("style_3", "third painting")):
+                           ("style_3", "third painting"), ("region_map", "region map")):
             check_uploads(self.controls[name], what, self.status)
         # The layer menus offer the chosen network's layers only (VGG-16 lacks relu3_4, relu4_4 and relu5_4).
         layers = [self.controls["content_layer"], self.controls["style_layers"]]
@@ -203,6 +235,9 @@ class StylizeTab:
                                     concurrency_limit=self.limits.queue_size)
         self.run_btn.click(None, js=SHOW_RESULT, api_visibility="private")
         stop_button(self.stop_btn, self.run_event, self.after_stop, [self.status, self.download])
+        weights = [self.controls[name] for name in ("style_weight_log10", "content_weight_log10", "tv_weight")]
+        gr.on([weights[0].release, weights[1].release, weights[2].submit, weights[2].blur], self.steer, weights,
+              None, queue=False, show_progress="hidden", api_visibility="private")
         self.recipe_file.upload(self.restore, self.recipe_file, [self.controls[c.name] for c in RESTORABLE] +
                                 [self.status], api_visibility="private")
         self.compare.wire(self.inputs)

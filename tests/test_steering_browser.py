@@ -1,0 +1,46 @@
+"""Steering in a real browser (issue 23): the style weight moved while a run paints changes the following steps,
+the chart marks the change, the status says it, and Stop's download records the schedule.
+
+Chromium through playwright against the shared test server (`python app.py`); never `playwright install`.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from nst_core import Settings
+from nst_core.images import read_recipe
+
+from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
+from .test_app_browser import settled_legend, wait_for_status
+from .test_errors_browser import add_photo_and_painting
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_weight_moved_during_a_run_steers_it_and_the_download_records_it(app_server,  # noqa: F811
+                                                                             shared_images, tmp_path):
+    with studio_page(app_server.url, tmp_path / "profile", (1366, 768)) as page:
+        add_photo_and_painting(page, shared_images)
+        set_slider(page, "Output size (px)", 64)
+        set_slider(page, "Iterations", 300)
+        page.click("#run")
+        page.wait_for_function("() => /Step \\d+\\/300/.test(document.querySelector('#status').innerText)",
+                               timeout=60_000)
+        set_slider(page, "Style weight (log10)", 4)  # from 10^2.8, while the run goes on
+        wait_for_status(page, "Style weight 10000 from step", 60)
+        assert "weights moved" in settled_legend(page, {"weights moved"})
+        page.click("#stop")
+        wait_for_status(page, "Stopped", 15)
+        link = page.locator("#download a[href]").first
+        link.wait_for(state="attached", timeout=15_000)
+        href = link.get_attribute("href")
+        recipe = read_recipe(httpx.get(href if href.startswith("http") else app_server.url + href,
+                                       timeout=15).content)
+        (change,) = recipe["schedule"]
+        assert change["style_weight"] == pytest.approx(10_000) and change["step"] > 1
+        assert recipe["settings"]["style_weight"] == pytest.approx(Settings().style_weight, rel=0.01)  # at the start
+        page.locator("#chart").scroll_into_view_if_needed()
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "test-artifacts" / "steered-run.png"))
