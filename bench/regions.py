@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -36,6 +36,7 @@ class Case:
     others: dict[tuple[int, int, int], str | None]  # a region's colour -> its painting, or None: keep the photo
     shape: str  # how the map is drawn: "sky" (a band at the top, BLUE) or "face" (an ellipse, GREEN)
     extent: float  # the band's height or the ellipse's width, as a share of the photo's
+    painting_sky: float | None = None  # a map of the main painting too: its sky band's height (BLUE), as a share
 
 
 CASES = (
@@ -44,15 +45,18 @@ CASES = (
     Case("sky only (the rest keeps the photo)", "golden_gate.jpg", "starry_night.jpg", {RED: None}, "sky", 0.45),
     Case("keep the subject (a portrait painting)", "brad_pitt.jpg", "picasso_selfport1907.jpg", {GREEN: None},
          "face", 0.5),
+    Case("sky from the painting's sky (a map of each)", "tubingen.jpg", "starry_night.jpg", {}, "sky", 0.36,
+         painting_sky=0.62),
 )
 
 
-def draw_map(size: tuple[int, int], case: Case) -> Image.Image:
+def draw_map(size: tuple[int, int], case: Case, sky: float | None = None) -> Image.Image:
+    """The photo's map (or, given `sky`, a painting's: a sky band that high)."""
     width, height = size
     image = Image.new("RGB", size, RED)
     draw = ImageDraw.Draw(image)
-    if case.shape == "sky":
-        draw.rectangle([0, 0, width, round(height * case.extent)], fill=BLUE)
+    if sky is not None or case.shape == "sky":
+        draw.rectangle([0, 0, width, round(height * (sky or case.extent))], fill=BLUE)
     else:
         half_w, half_h = width * case.extent / 2, height * case.extent * 0.75
         centre_x, centre_y = width / 2, height * 0.45
@@ -69,7 +73,11 @@ def plan_for(case: Case, photo: Image.Image, map_image: Image.Image) -> tuple[Re
         else:
             paintings.append(decode_image(IMAGES / painting))
             named[colour] = (len(paintings) - 1,)
-    return make_plan(map_image, photo.size, named, (0,)), paintings
+    plan = make_plan(map_image, photo.size, named, (0,))
+    if case.painting_sky is not None:
+        own = draw_map(paintings[0].size, case, sky=case.painting_sky)
+        plan = replace(plan, painting_maps={0: make_plan(own, paintings[0].size, {}, (), of="painting")})
+    return plan, paintings
 
 
 def run(photo: Image.Image, paintings: list[Image.Image], settings: Settings,
@@ -103,8 +111,14 @@ def main() -> None:
         painted.save(args.out / f"regions-{index}.jpg", quality=92)
         plain.save(args.out / f"plain-{index}.jpg", quality=92)
         shown = resize_longest(map_image, 256)
+        if case.painting_sky is not None:  # the painting's map beside the painting, in the plain run's inset
+            painting_shown = decode_image(IMAGES / case.main)
+            own = draw_map(painting_shown.size, case, sky=case.painting_sky)
+            painting_inset = Image.blend(painting_shown, own, 0.45)
+        else:
+            painting_inset = decode_image(IMAGES / case.main)
         tiles += [(resize_longest(photo, 512), shown, f"{case.photo} and its map"),
-                  (plain, decode_image(IMAGES / case.main), f"plain: {case.main}"),
+                  (plain, painting_inset, f"plain: {case.main}"),
                   (painted, None, case.name)]
         results.append({"case": case.name, "photo": case.photo, "plain_seconds": round(plain_seconds, 1),
                         "regions_seconds": round(region_seconds, 1), "regions": len(plan.regions),

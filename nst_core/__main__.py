@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     regions.add_argument("--region-style", action="append", default=[], metavar="'#rrggbb=STYLE'",
                          help="paint the map's region of that colour from STYLE (a painting file or a gallery "
                          "name), or keep the photo there with STYLE 'photo'; repeatable")
+    regions.add_argument("--style-regions", metavar="MAP.png", help="a map of the (first) STYLE painting, the "
+                         "painting's shape, in the same colours: each region of the photo is painted from the part "
+                         "of the painting under its colour (sky from the painting's sky)")
     group = parser.add_argument_group("settings")
     defaults = Settings()
     for f in dataclasses.fields(Settings):
@@ -173,8 +176,8 @@ def region_plan(args: argparse.Namespace, content: Image.Image, styles: list[Ima
     """--regions and --region-style as a plan; each region's own painting joins `styles` (its blend weight 1:
     blends only mix the paintings of one region)."""
     if args.regions is None:
-        if args.region_style:
-            raise SettingsError("--region-style needs --regions, the map whose colours it names.")
+        if args.region_style or args.style_regions:
+            raise SettingsError("--region-style and --style-regions need --regions, the photo's map.")
         return None, settings
     main = tuple(range(len(styles)))
     named: dict[tuple[int, int, int], tuple[int, ...]] = {}
@@ -190,7 +193,11 @@ def region_plan(args: argparse.Namespace, content: Image.Image, styles: list[Ima
     if settings.style_blend is not None:
         settings = dataclasses.replace(settings, style_blend=settings.style_blend
                                        + (1.0,) * (len(styles) - len(settings.style_blend)))
-    return make_plan(decode_image(args.regions), content.size, named, main), settings
+    plan = make_plan(decode_image(args.regions), content.size, named, main)
+    if args.style_regions is not None:
+        painting_map = make_plan(decode_image(args.style_regions), styles[0].size, {}, (), of="painting")
+        plan = dataclasses.replace(plan, painting_maps={0: painting_map})
+    return plan, settings
 
 
 def stylize_to_file(args: argparse.Namespace) -> int:

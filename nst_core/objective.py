@@ -266,7 +266,7 @@ def region_style_terms(at: ScaleContext) -> list[Term]:
     as much a painting as the whole picture would be."""
     s, targets = at.settings, at.targets
     return [RegionStyleTerm(name=f"style:{region.label}:{layer}", layer=layer, weight=s.style_weight * share,
-                            target=targets.region_style[region.paintings][layer], style_loss=at.style_loss,
+                            target=targets.region_style[region.label][layer], style_loss=at.style_loss,
                             mask=layer_mask(targets.masks[index:index + 1], layer))
             for index, region in enumerate(at.regions) if not region.keeps_photo
             for layer, share in s.layer_weights(at.finer).items()]

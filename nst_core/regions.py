@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,19 @@ class RegionPlan:
     labels: np.ndarray  # (H, W) int at the map's own size
     regions: tuple[Region, ...]
     map_image: Image.Image  # as given, for the recipe
+    # A painting's own map, by the painting's index (neural-doodle, STROTSS): a region of the photo is painted from
+    # the part of that painting under the same colour ("sky from sky"); the whole painting where it has none.
+    painting_maps: dict[int, RegionPlan] = field(default_factory=dict)
+
+    def painting_mask(self, painting: int, colour: tuple[int, int, int], size: tuple[int, int],
+                      device: torch.device | str = "cpu") -> torch.Tensor | None:
+        """The (1, 1, height, width) mask of `colour` on painting `painting` used at `size`, if its map has one."""
+        own = self.painting_maps.get(painting)
+        colours = [region.colour for region in own.regions] if own is not None else []
+        if colour not in colours:
+            return None
+        index = colours.index(colour)
+        return own.pixel_masks(size, device)[index:index + 1]
 
     def check_paintings(self, count: int) -> None:
         """Every region's paintings are among the run's `count` paintings (a caller's mistake, not a user's)."""
@@ -68,9 +81,13 @@ class RegionPlan:
         labels.putpalette([v for region in self.regions for v in region.colour])
         buffer = io.BytesIO()
         labels.save(buffer, format="PNG", optimize=True)
-        return {"regions": [{"colour": region.label, "paintings": list(region.paintings) or "photo"}
-                            for region in self.regions],
-                "map_png": base64.b64encode(buffer.getvalue()).decode("ascii")}
+        recipe = {"regions": [{"colour": region.label, "paintings": list(region.paintings) or "photo"}
+                              for region in self.regions],
+                  "map_png": base64.b64encode(buffer.getvalue()).decode("ascii")}
+        if self.painting_maps:
+            recipe["painting_maps"] = {str(index): own.to_recipe()["map_png"]
+                                       for index, own in self.painting_maps.items()}
+        return recipe
 
     def pixel_masks(self, size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
         """(R, 1, height, width) soft masks at an image of `size` (width, height), summing to 1 at every pixel."""
@@ -96,10 +113,11 @@ def parse_colour(text: str) -> tuple[int, int, int]:
 
 
 def make_plan(map_image: Image.Image, photo_size: tuple[int, int], named: dict[tuple[int, int, int], tuple[int, ...]],
-              default: tuple[int, ...]) -> RegionPlan:
+              default: tuple[int, ...], of: str = "photo") -> RegionPlan:
     """The plan for `map_image` over a photo of `photo_size`: `named` colours painted by their paintings (() keeps
-    the photo), every other colour of the map by `default`. One sentence for a map that does not fit."""
-    check_shape(map_image.size, photo_size)
+    the photo), every other colour of the map by `default`. One sentence for a map that does not fit (`of` says
+    what it maps: the photo, or a painting)."""
+    check_shape(map_image.size, photo_size, of)
     pixels = np.asarray(map_image.convert("RGB"), dtype=np.int32)
     flat = pixels.reshape(-1, 3)
     found, counts = np.unique(flat, axis=0, return_counts=True)
@@ -118,11 +136,18 @@ def make_plan(map_image: Image.Image, photo_size: tuple[int, int], named: dict[t
     return RegionPlan(labels.astype(np.int64), regions, map_image)
 
 
-def check_shape(map_size: tuple[int, int], photo_size: tuple[int, int]) -> None:
+def check_shape(map_size: tuple[int, int], photo_size: tuple[int, int], of: str = "photo") -> None:
     map_aspect, photo_aspect = map_size[0] / map_size[1], photo_size[0] / photo_size[1]
     if abs(map_aspect / photo_aspect - 1) > ASPECT_TOLERANCE:
-        raise SettingsError(f"The region map is {map_size[0]}×{map_size[1]} but the photo is "
-                            f"{photo_size[0]}×{photo_size[1]}: draw the map over the photo, at its shape.")
+        raise SettingsError(f"The region map is {map_size[0]}×{map_size[1]} but the {of} is "
+                            f"{photo_size[0]}×{photo_size[1]}: draw the map over the {of}, at its shape.")
+
+
+def positions_inside(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) features -> those where the (1, 1, H, W) mask is at least a half, as (1, C, n, 1): a painting's
+    region, summarised by any style loss as if it were a painting of its own. All of them where none is inside."""
+    inside = mask.reshape(-1) >= 0.5
+    return features.flatten(2)[:, :, inside, None] if bool(inside.any()) else features
 
 
 def layer_mask(pixel_mask: torch.Tensor, layer: str) -> torch.Tensor:

@@ -19,7 +19,7 @@ from .config import Settings
 from .features import FeatureExtractor
 from .images import fitted_size, resize_to, to_tensor
 from .losses import StyleLoss
-from .regions import RegionPlan
+from .regions import RegionPlan, layer_mask, positions_inside
 from .tiling import Tiler, blended_features, tile_features
 
 MIN_STYLE_SIZE = 32  # a painting is never shrunk below this, whatever the style scale
@@ -34,10 +34,10 @@ class Targets:
     content_features: torch.Tensor  # at the content layer
     style: dict[str, Any]  # per style layer: the style loss's summary of the paintings
     styles: list[torch.Tensor]  # the paintings as used (resized, recoloured): the colours of init="style"
-    # With a region map: each region's soft pixel mask (R, 1, H, W), and per set of paintings (a region's), the
-    # style loss's summary of those paintings alone.
+    # With a region map: each region's soft pixel mask (R, 1, H, W), and per region (by its colour, "#rrggbb")
+    # the style loss's summary of its paintings alone (of their parts under its colour, where they have maps).
     masks: torch.Tensor | None = None
-    region_style: dict[tuple[int, ...], dict[str, Any]] = field(default_factory=dict)
+    region_style: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def style_size(painting: tuple[int, int], longest: int, settings: Settings) -> tuple[int, int]:
@@ -69,23 +69,34 @@ def prepare_targets(content: Image.Image, styles: list[Image.Image], blend: list
     if plan is None:
         style = paintings_style(paintings, blend, settings, extractor, style_loss)
         return Targets(optimised, photo, content_features, style, paintings)
-    sets = {region.paintings for region in plan.regions if not region.keeps_photo}
-    region_style = {chosen: paintings_style([paintings[i] for i in chosen], [blend[i] for i in chosen], settings,
-                                            extractor, style_loss) for chosen in sets}
+    region_style = {}
+    for region in plan.regions:
+        if region.keeps_photo:
+            continue
+        chosen = [paintings[i] for i in region.paintings]
+        masks = [plan.painting_mask(i, region.colour, (p.shape[-1], p.shape[-2]), device)
+                 for i, p in zip(region.paintings, chosen)]
+        region_style[region.label] = paintings_style(chosen, [blend[i] for i in region.paintings], settings,
+                                                     extractor, style_loss, masks)
     return Targets(optimised, photo, content_features, {}, paintings, plan.pixel_masks(size, device), region_style)
 
 
 def paintings_style(paintings: list[torch.Tensor], blend: list[float], settings: Settings,
-                    extractor: FeatureExtractor, style_loss: StyleLoss) -> dict[str, Any]:
-    """Per style layer, the style loss's summary of the `paintings` (as used) blended by `blend`."""
+                    extractor: FeatureExtractor, style_loss: StyleLoss,
+                    masks: list[torch.Tensor | None] | None = None) -> dict[str, Any]:
+    """Per style layer, the style loss's summary of the `paintings` (as used) blended by `blend`; where a painting
+    has a (1, 1, H, W) mask (its own map's region), of its positions inside it alone."""
+    masks = masks or [None] * len(paintings)
     if any(max(p.shape[-2:]) > settings.tile_size for p in paintings):
+        # Too big to run at once: summarised whole, tile by tile (a painting's map is not used at such a scale).
         return tiled_style(paintings, blend, settings, extractor, style_loss)
     with torch.no_grad():
         per_layer: dict[str, list[torch.Tensor]] = {name: [] for name in settings.style_layers}
-        for painting in paintings:
+        for painting, mask in zip(paintings, masks):
             found = extractor(painting, settings.style_layers)
             for name in settings.style_layers:
-                per_layer[name].append(found[name])
+                per_layer[name].append(found[name] if mask is None
+                                       else positions_inside(found[name], layer_mask(mask, name)))
             del found
         return {name: style_loss.target(features, blend) for name, features in per_layer.items()}
 

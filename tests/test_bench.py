@@ -144,9 +144,16 @@ def test_regions_bench_runs_each_case_plainly_and_with_its_map(shared_images, tm
     result = bench("bench.regions", "--weights", "untrained", "--size", "48", "--iterations", "2", "--out",
                    str(tmp_path))
     rows = json.loads((tmp_path / "results.json").read_text())
-    assert [row["regions"] for row in rows] == [2, 2, 2] and all(row["ratio"] > 0 for row in rows)
-    assert len(result.stdout.splitlines()) == 3 and "ratio" in result.stdout
+    assert [row["regions"] for row in rows] == [2, 2, 2, 2] and all(row["ratio"] > 0 for row in rows)
+    assert len(result.stdout.splitlines()) == 4 and "ratio" in result.stdout
     assert Image.open(tmp_path / "sheet.jpg").width > 3 * 384 and (tmp_path / "map-2.png").is_file()
+
+
+def test_steering_bench_compares_keeping_and_restarting_l_bfgs(shared_images):
+    result = bench("bench.steering", "--weights", "untrained", "--size", "48", "--iterations", "6")
+    rows = table_rows(result.stdout)
+    assert [row[2] for row in rows] == ["keep", "restart"] * 4
+    assert all(float(row[4]) > 0 and 0 <= int(row[5]) <= 3 for row in rows)
 
 
 def test_explain_bench_times_each_view_against_a_reference_step(shared_images, tmp_path):

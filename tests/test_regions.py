@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -204,7 +205,7 @@ def test_the_cli_paints_each_region_from_its_painting(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--region-style", "#0000ff=photo"], "--region-style needs --regions, the map whose colours it names."),
+    (["--region-style", "#0000ff=photo"], "--region-style and --style-regions need --regions, the photo's map."),
     (["--regions", "{map}", "--region-style", "#0000ff"], "--region-style looks like '#0000ff=starry_night'"),
     (["--regions", "{map}", "--region-style", "#123456=photo"], "The region map has no #123456 region to paint"),
 ])
@@ -216,3 +217,39 @@ def test_cli_region_mistakes_are_one_line(tmp_path, extra, message):
                  *[a.replace("{map}", str(map_file)) for a in extra], "-o", str(tmp_path / "out.png"))
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_painting_s_map_paints_each_region_from_the_part_under_its_colour():
+    """Sky from sky: the photo's blue region takes its style from the painting's blue-mapped half only."""
+    warm = Image.new("RGB", (48, 64), (200, 60, 30))
+    cool = gradient_image(48, 64, seed=4)
+    painting = Image.new("RGB", (96, 64))
+    painting.paste(warm, (0, 0))
+    painting.paste(cool, (48, 0))
+    painting_map = Image.new("RGB", (96, 64), RED)
+    ImageDraw.Draw(painting_map).rectangle([0, 0, 47, 63], fill=BLUE)
+    content = gradient_image(80, 60, seed=1)
+    plan = make_plan(map_image((80, 60)), content.size, {}, (0,))
+    plan = replace(plan, painting_maps={0: make_plan(painting_map, painting.size, {}, (), of="painting")})
+    backbone = tiny_backbone()
+    run = _Run(fp32(size=80, coarse_to_fine=False, style_loss="gram", style_scale=1.2), backbone,
+               torch.device("cpu"), content, [painting], [1.0])
+    run.plan = plan
+    targets = run.prepare_scale((80, 60))
+    halves = {name: gram(run.extract(to_tensor(half), ["relu1_1"])["relu1_1"]) for name, half in
+              (("warm", warm), ("cool", cool))}
+    for label, own, other in (("#0000ff", "warm", "cool"), ("#ff0000", "cool", "warm")):
+        target = targets.region_style[label]["relu1_1"]
+        assert (target - halves[own]).norm() < 0.5 * (target - halves[other]).norm(), label
+    assert "painting_maps" in plan.to_recipe() and set(plan.to_recipe()["painting_maps"]) == {"0"}
+
+
+def test_a_painting_map_of_another_shape_is_one_line(tmp_path):
+    photo, map_file, painting_map = (tmp_path / name for name in ("photo.png", "map.png", "painting-map.png"))
+    gradient_image(96, 64, seed=5).save(photo)
+    map_image((48, 32)).save(map_file)
+    map_image((20, 80)).save(painting_map)
+    result = cli(str(photo), "stained_glass", "--weights", "untrained", "--size", "32", "--iterations", "1",
+                 "--regions", str(map_file), "--style-regions", str(painting_map), "-o", str(tmp_path / "out.png"))
+    assert result.returncode == 2 and "The region map is 20×80 but the painting is" in result.stderr, result.stderr
+    assert "draw the map over the painting, at its shape." in result.stderr
