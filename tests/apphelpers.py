@@ -25,6 +25,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
+from nst_core.images import read_recipe
 from studio import controls
 from studio.limits import Limits
 
@@ -321,6 +322,15 @@ def studio_page(server_url: str, profile: Path, viewport: tuple[int, int] = (128
             yield page
         finally:
             context.close()
+
+
+def downloaded_recipe(page: Any, server_url: str) -> dict:
+    """The recipe of the PNG the page's download link offers (once it has one)."""
+    link = page.locator("#download a[href]").first
+    link.wait_for(state="attached", timeout=15_000)
+    href = link.get_attribute("href")
+    response = httpx.get(href if href.startswith("http") else server_url + href, timeout=15)
+    return read_recipe(response.content)
 
 
 def type_into(page: Any, box: Any, text: str) -> None:

@@ -7,13 +7,10 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from PIL import Image, ImageDraw
 
-from nst_core.images import read_recipe
-
-from .apphelpers import ROOT, app_server, set_slider, studio_page, type_into  # noqa: F401  (app_server: fixture)
+from .apphelpers import ROOT, app_server, downloaded_recipe, set_slider, studio_page, type_into  # noqa: F401  (app_server: fixture)
 from .test_app_browser import LAPTOP, PHONE, wait_for_status
 from .test_errors_browser import add_photo_and_painting
 
@@ -37,11 +34,7 @@ def test_a_region_map_keeps_the_photo_where_it_says(app_server, shared_images, t
         set_slider(page, "Iterations", 3)
         page.click("#run")
         wait_for_status(page, "Done", 120)
-        link = page.locator("#download a[href]").first
-        link.wait_for(state="attached", timeout=15_000)
-        href = link.get_attribute("href")
-        recipe = read_recipe(httpx.get(href if href.startswith("http") else app_server.url + href,
-                                       timeout=15).content)
+        recipe = downloaded_recipe(page, app_server.url)
         assert recipe["regions"]["regions"] == [{"colour": "#00ff00", "paintings": "photo"},
                                                 {"colour": "#ff0000", "paintings": [0]}]
         page.locator("#region-map").scroll_into_view_if_needed()

@@ -6,13 +6,11 @@ Chromium through playwright against the shared test server (`python app.py`); ne
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from nst_core import Settings
-from nst_core.images import read_recipe
 
-from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
+from .apphelpers import ROOT, app_server, downloaded_recipe, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
 from .test_app_browser import settled_legend, wait_for_status
 from .test_errors_browser import add_photo_and_painting
 
@@ -31,13 +29,13 @@ def test_a_weight_moved_during_a_run_steers_it_and_the_download_records_it(app_s
         set_slider(page, "Style weight (log10)", 4)  # from 10^2.8, while the run goes on
         wait_for_status(page, "Style weight 10000 from step", 60)
         assert "weights moved" in settled_legend(page, {"weights moved"})
+        # Stop keeps the last picture shown: wait for one painted after the change (one before it has none).
+        before = page.locator("#result img").first.get_attribute("src")
+        page.wait_for_function("(src) => document.querySelector('#result img')?.getAttribute('src') !== src",
+                               arg=before, timeout=30_000)
         page.click("#stop")
         wait_for_status(page, "Stopped", 15)
-        link = page.locator("#download a[href]").first
-        link.wait_for(state="attached", timeout=15_000)
-        href = link.get_attribute("href")
-        recipe = read_recipe(httpx.get(href if href.startswith("http") else app_server.url + href,
-                                       timeout=15).content)
+        recipe = downloaded_recipe(page, app_server.url)
         (change,) = recipe["schedule"]
         assert change["style_weight"] == pytest.approx(10_000) and change["step"] > 1
         assert recipe["settings"]["style_weight"] == pytest.approx(Settings().style_weight, rel=0.01)  # at the start
