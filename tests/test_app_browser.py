@@ -249,7 +249,8 @@ def test_phone_chart_shows_every_legend_entry(app_server, shared_images, tmp_pat
         page.locator("#chart").scroll_into_view_if_needed()
         time.sleep(0.5)  # the legend is laid out in the frame after the chart is drawn
         entries = page.evaluate(LEGEND_SEEN)
-        assert len(entries) == 10, [e["label"] for e in entries]  # total, content, style, tv, 5 layers, the marker
+        # total, content, style, tv, 5 layers, the scale marker and the weights-moved marker
+        assert len(entries) == 11, [e["label"] for e in entries]
         hidden = [e for e in entries if not (e["inside"] and e["seen"])]
         assert hidden == [], hidden
         page.locator("#chart").screenshot(path=str(ARTIFACTS / "phone-chart.png"))
