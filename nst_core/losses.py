@@ -219,22 +219,18 @@ class SlicedLoss(StyleLoss):
         return SlicedTarget(directions, quantiles, quantiles.pow(2).mean())
 
     def __call__(self, features: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
-        return self.compare(_projected(features, target.directions), target)
+        projected = _sorted(_projected(features, target.directions))
+        wanted = _resample(target.quantiles, projected.shape[1])
+        return (projected - wanted).pow(2).mean() / (target.energy + EPS)
 
     def guided(self, features: torch.Tensor, mask: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
-        """The region's positions (mask at least a half: sorting has no soft weights) against the painting's
-        quantiles resampled to their number; 0 where the region has no position at this layer."""
+        """The region's positions (mask at least a half: sorting has no soft weights), taken out before they are
+        projected, against the painting's quantiles resampled to their number; 0 where the region has no
+        position at this layer."""
         inside = mask.reshape(-1) >= 0.5
         if not bool(inside.any()):
             return features.new_zeros((), dtype=torch.float32)
-        return self.compare(_projected(features, target.directions)[:, inside], target)
-
-    @staticmethod
-    def compare(projected: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
-        """(P, N) projections against the painting's quantiles read at N ranks."""
-        projected = _sorted(projected)
-        wanted = _resample(target.quantiles, projected.shape[1])
-        return (projected - wanted).pow(2).mean() / (target.energy + EPS)
+        return self(features.flatten(2)[:, :, inside, None], target)
 
 
 def _some_positions(features: torch.Tensor, limit: int, generator: torch.Generator) -> torch.Tensor:
