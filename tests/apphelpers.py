@@ -337,6 +337,8 @@ def type_into(page: Any, box: Any, text: str) -> None:
     """Type `text` into a text box as a person would, then leave it. Gradio's page takes a typed value into the
     state a Run sends a moment after the keystrokes (a Run clicked within ~50 ms of a fill, under load, went out
     with the box's old value, which the page then wrote back): no person clicks that fast, so wait as one would."""
+    box.wait_for(state="visible")
+    page.wait_for_timeout(500)  # a box just shown (an accordion opened) is mounted a moment after it is visible
     box.fill(text)
     box.press("Tab")
     page.wait_for_timeout(500)
