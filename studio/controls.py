@@ -83,6 +83,9 @@ class Control:
             if self.group == "photo":
                 return UploadedImage(type="filepath", label=self.label, elem_id=self.elem_id, height=260,
                                      sources=["upload", "webcam", "clipboard"])
+            if self.group == "regions":  # a map's colours name its regions: PNG, as Gradio's WebP shifts them
+                return UploadedImage(type="filepath", label=self.label, elem_id=self.elem_id, format="png",
+                                     height=IMAGE_HEIGHTS[self.group], sources=["upload", "clipboard"])
             return PaintingImage(type="filepath", label=self.label, elem_id=self.elem_id,
                                  height=IMAGE_HEIGHTS[self.group], sources=["upload", "clipboard"])
         if self.kind in ("slider", "log_slider"):
@@ -140,8 +143,8 @@ CONTROLS: tuple[Control, ...] = (
     Control("border", "Image edges", "radio", "border", group="advanced"),
     Control("average_decay", "Average of recent steps (decay)", "slider", "average_decay", 0, 0.99, 0.01,
             "advanced"),
-    Control("region_map", "Region map: flat colours, the photo's shape (optional)", "image", group="regions",
-            elem_id="region-map"),
+    Control("region_map", "Region map: painted above, or upload one (flat colours, the photo's shape)", "image",
+            group="regions", elem_id="region-map"),
     Control("region_paintings", "What paints each colour", "text", group="regions", default="",
             elem_id="region-paintings", note=REGION_NOTE, placeholder="#0000ff=painting 2, #00ff00=photo"),
 )

@@ -7,6 +7,10 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import base64
+import io
+
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -40,3 +44,56 @@ def test_a_region_map_keeps_the_photo_where_it_says(app_server, shared_images, t
         page.locator("#region-map").scroll_into_view_if_needed()
         (ROOT / "test-artifacts").mkdir(exist_ok=True)
         page.screenshot(path=str(ROOT / "test-artifacts" / f"regions-{'phone' if screen == PHONE else 'laptop'}.png"))
+
+
+def paint_stroke(page, colour_index: int, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """One brush stroke on the region editor's canvas, from `start` to `end` (fractions of the canvas), in the
+    brush colour at `colour_index` of the editor's fixed palette."""
+    page.locator("#region-editor button[aria-label='Brush']").click()
+    page.locator("#region-editor button[aria-label='Color']").click()
+    page.locator("#region-editor menu.swatch button.color").nth(colour_index).click()
+    canvas = page.locator("#region-editor canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    (x0, y0), (x1, y1) = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in (start, end)]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(x0 + (x1 - x0) * i / 20, y0 + (y1 - y0) * i / 20)
+    page.mouse.up()
+
+
+@pytest.mark.parametrize("screen", [LAPTOP, PHONE], ids=("laptop", "phone"))
+def test_regions_painted_in_the_browser_steer_the_run(app_server, shared_images, tmp_path, screen):  # noqa: F811
+    """Issue 23 (3): the "sky only" preset, then a stroke of the first painting's brush across the river: the run
+    keeps the photo where the map says, and the download's recipe records the painted map, stroke and all."""
+    with studio_page(app_server.url, tmp_path / "profile", screen, phone=screen == PHONE) as page:
+        add_photo_and_painting(page, shared_images)
+        page.get_by_text("Regions: which painting goes where", exact=True).click()
+        page.click("#preset-sky-only")
+        page.wait_for_function("() => document.querySelector('#region-paintings textarea, #region-paintings input')"
+                               ".value.includes('photo')", timeout=30_000)
+        names = page.locator("#region-paintings textarea, #region-paintings input").first
+        assert names.input_value() == "#22c55e=photo"
+        assert "sky" in page.locator("#regions-note").inner_text()
+        page.wait_for_selector("#region-map img", state="visible", timeout=30_000)
+        # Purple, the first painting, across the town: 0.6 of the canvas is in the photo's lower half on both screens
+        # (on the phone the photo is letterboxed in a taller canvas).
+        paint_stroke(page, 0, (0.3, 0.6), (0.7, 0.6))
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        shot = ROOT / "test-artifacts" / f"regions-painted-{'phone' if screen == PHONE else 'laptop'}.png"
+        page.screenshot(path=str(shot))
+        set_slider(page, "Output size (px)", 64)
+        set_slider(page, "Iterations", 3)
+        page.click("#run")
+        wait_for_status(page, "Done", 120)
+        regions = downloaded_recipe(page, app_server.url)["regions"]
+        assert regions["regions"] == [{"colour": "#22c55e", "paintings": "photo"},
+                                      {"colour": "#a855f7", "paintings": [0]}]
+        with Image.open(io.BytesIO(base64.b64decode(regions["map_png"]))) as painted:
+            labels = np.asarray(painted)
+        height, width = labels.shape
+        assert labels[: height // 10].mean() > 0.9, "the sky keeps the first painting (label 1)"
+        painted_rows = (labels[height // 2:, int(0.4 * width):int(0.6 * width)] == 1).mean(axis=1) > 0.9
+        assert 0 < painted_rows.mean() < 0.6, "a band across the lower half (the stroke) takes the first painting"
+        assert (labels[int(0.5 * height):] == 0).mean() > 0.3, "the rest of the town keeps the photo"

@@ -27,6 +27,7 @@ from ..components import check_uploads, gallery_items
 from ..controls import CONTROLS, RESTORABLE
 from ..jobs import session_of
 from ..keepsakes import stopped_download
+from ..region_brushes import RegionBrushes
 from ..runner import status_update
 from ..scroll import bring_into_view
 from ..stylize_job import checked_inputs, checked_regions, stylize_frames
@@ -51,6 +52,7 @@ class StylizeTab:
         self.files, self.keepsakes = shared.files, shared.keepsakes
         self.compare = Compare(shared)
         self.steering: dict[str, Steering] = {}  # the running job's, by session: the sliders steer it
+        self.brushes = RegionBrushes()
 
     # --- the handlers -------------------------------------------------------------------------------------------
 
@@ -176,6 +178,7 @@ class StylizeTab:
                 with gr.Accordion("Blend up to three paintings", open=False):
                     place("blend")
                 with gr.Accordion("Regions: which painting goes where", open=False):
+                    self.brushes.layout()
                     place("regions")
             # The run's column: the status line (step, time left) above the picture, so both stay in view.
             with gr.Column(scale=1, min_width=300, elem_id="stylize-output"):
@@ -216,6 +219,7 @@ class StylizeTab:
             check_uploads(self.controls[name], what, self.status)
         # The layer menus offer the chosen network's layers only (VGG-16 lacks relu3_4, relu4_4 and relu5_4).
         layers = [self.controls["content_layer"], self.controls["style_layers"]]
+        self.brushes.wire(*(self.controls[name] for name in ("content", "style_2", "region_map", "region_paintings")))
         controls.refresh_on_load(self.controls["weights"], layers, self.status)
         self.controls["weights"].change(controls.network_change, [self.controls["weights"], *layers],
                                         [*layers, self.status], queue=False, show_progress="hidden",
@@ -232,7 +236,7 @@ class StylizeTab:
                            "previews.")
         self.run_event = run_button(self.run_btn, stylize, self.inputs,
                                     [self.result, self.status, self.chart, self.download], api_name="stylize",
-                                    concurrency_limit=self.limits.queue_size)
+                                    concurrency_limit=self.limits.queue_size, prepare=self.brushes.before_run)
         self.run_btn.click(None, js=SHOW_RESULT, api_visibility="private")
         stop_button(self.stop_btn, self.run_event, self.after_stop, [self.status, self.download])
         weights = [self.controls[name] for name in ("style_weight_log10", "content_weight_log10", "tv_weight")]
