@@ -16,14 +16,16 @@ from pathlib import Path
 from PIL import Image
 
 from . import __version__
+from .backbones import SOURCES
 from .command import run_command
 from .config import Settings, field_info
 from .engine import Progress, stylize_iter
 from .errors import SettingsError
 from .gallery import list_styles as gallery_styles
 from .gallery import resolve_style_source
-from .images import decode_image, save_png
-from .regions import RegionPlan, make_plan, parse_colour
+from .images import decode_image, read_recipe, save_png
+from .regions import RegionPlan, make_plan, parse_colour, plan_from_recipe
+from .steering import Steering
 
 DESCRIPTION = """\
 Repaint a photo in the style of one or more paintings by optimising its pixels against a frozen,
@@ -42,6 +44,7 @@ examples:
   NST_WEIGHTS=vgg16-caffe-features.pth python -m nst_core photo.jpg starry_night.jpg -o out.png
   python -m nst_core photo.jpg the_scream.jpg --regions map.png --region-style '#0000ff=starry_night' \
       --region-style '#00ff00=photo' -o out.png
+  python -m nst_core photo.jpg the_scream.jpg --recipe made-in-the-studio.png -o again.png
 """
 
 
@@ -54,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "it records every setting in its metadata")
     parser.add_argument("--list-styles", action="store_true", help="list the gallery's styles and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--recipe", metavar="PNG", help="make a picture made here again: its settings (flags given "
+                        "here win), its region map and the weights moved during its run; give the same photo and "
+                        "paintings, in the same order")
     parser.add_argument("--version", action="version", version=f"nst-studio {__version__}")
     regions = parser.add_argument_group("regions (which painting goes where)")
     regions.add_argument("--regions", metavar="MAP.png", help="a map the photo's shape, one flat colour per "
@@ -85,7 +91,7 @@ def _add_setting(group: argparse._ArgumentGroup, f: dataclasses.Field, default: 
         help_text += f" [{info['low']:g} to {info['high']:g}]"
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     if kind == "bool":
-        group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+        group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,  # unset: a recipe's value
                            help=help_text + f" (default: {default})")
         return
     if kind.startswith("tuple"):
@@ -99,13 +105,39 @@ def _add_setting(group: argparse._ArgumentGroup, f: dataclasses.Field, default: 
                        help=help_text + f" (default: {default})")
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace, recipe: dict | None = None) -> Settings:
+    """The flags given, over the recipe's settings (if any), over the defaults."""
     values = {}
+    if recipe is not None:
+        recorded = recipe.get("settings")
+        if not isinstance(recorded, dict):
+            raise SettingsError("The recipe has no settings: it was not made here, or it was changed.")
+        # A time limit is the machine's, not the picture's; a local weights file is recorded by name only, so
+        # --weights or NST_WEIGHTS says where it is here (a source name, such as vgg19, is used as recorded).
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()
+                  if k in SETTING_NAMES and k != "max_seconds" and not (k == "weights" and v not in SOURCES)}
     for f in dataclasses.fields(Settings):
         value = getattr(args, f.name)
         if value is not None:
             values[f.name] = tuple(value) if isinstance(value, list) else value
     return Settings(**values)
+
+
+SETTING_NAMES = {f.name for f in dataclasses.fields(Settings)}
+
+
+def read_recipe_file(path: str) -> dict:
+    recipe = read_recipe(path)
+    if recipe is None:
+        raise SettingsError(f"{Path(path).name} carries no recipe (only pictures made here do).")
+    return recipe
+
+
+def check_painting_count(recipe: dict | None, count: int) -> None:
+    made_with = len(recipe.get("style_sizes", ())) if recipe is not None else count
+    if made_with != count:
+        raise SettingsError(f"The recipe was made with {made_with} painting(s), not {count}: give them all, in the "
+                            "order they were given then.")
 
 
 def resolve_style(name_or_path: str) -> str | Path:
@@ -172,9 +204,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def region_plan(args: argparse.Namespace, content: Image.Image, styles: list[Image.Image],
-                settings: Settings) -> tuple[RegionPlan | None, Settings]:
+                settings: Settings, recipe: dict | None = None) -> tuple[RegionPlan | None, Settings]:
     """--regions and --region-style as a plan; each region's own painting joins `styles` (its blend weight 1:
-    blends only mix the paintings of one region)."""
+    blends only mix the paintings of one region). Without --regions, a recipe's regions."""
+    if args.regions is None and recipe is not None and "regions" in recipe:
+        return plan_from_recipe(recipe["regions"], content.size, [style.size for style in styles]), settings
     if args.regions is None:
         if args.region_style or args.style_regions:
             raise SettingsError("--region-style and --style-regions need --regions, the photo's map.")
@@ -201,16 +235,26 @@ def region_plan(args: argparse.Namespace, content: Image.Image, styles: list[Ima
 
 
 def stylize_to_file(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    recipe = read_recipe_file(args.recipe) if args.recipe else None
+    settings = settings_from_args(args, recipe)
     content = decode_image(args.content)
     styles = [decode_image(resolve_style(s)) for s in args.styles]
-    plan, settings = region_plan(args, content, styles, settings)
+    if args.regions is None:  # every painting is given in the list (regions' own ones too, if the recipe has them)
+        check_painting_count(recipe, len(styles))
+    plan, settings = region_plan(args, content, styles, settings, recipe)
+    check_painting_count(recipe, len(styles))
+    steering = None
+    if recipe is not None and recipe.get("schedule"):
+        try:
+            steering = Steering(recipe["schedule"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise SettingsError("The recipe's weight changes could not be read: it was changed.") from None
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise SettingsError(f"The output must be a .png file (it carries the recipe), not {output.name}.")
     bar = None if args.quiet else ProgressBar()
     final = None
-    for event in stylize_iter(content, styles, settings, regions=plan):
+    for event in stylize_iter(content, styles, settings, regions=plan, steering=steering):
         if bar:
             bar.update(event)
         final = event

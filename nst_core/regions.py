@@ -15,8 +15,10 @@ colours named in the plan, and every colour that covers at least MIN_SHARE of th
 from __future__ import annotations
 
 import base64
+import binascii
 import io
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .errors import SettingsError
+from .errors import NSTError, SettingsError
+from .images import decode_image
 from .tiling import stride_of
 
 MIN_SHARE = 0.01  # a colour covering less of the map than this is an edge or a stray touch, not a region
@@ -134,6 +137,27 @@ def make_plan(map_image: Image.Image, photo_size: tuple[int, int], named: dict[t
                                 f"{', '.join(hex_colour(c) for c in common)}.")
     regions = tuple(Region(c, named.get(c, default)) for c in colours)
     return RegionPlan(labels.astype(np.int64), regions, map_image)
+
+
+def plan_from_recipe(recorded: Mapping[str, Any], photo_size: tuple[int, int],
+                     painting_sizes: Sequence[tuple[int, int]]) -> RegionPlan:
+    """A recipe's regions (RegionPlan.to_recipe) as a plan again, over a photo of `photo_size` and paintings of
+    `painting_sizes` (the run's, in its order); one sentence for regions that cannot be read or do not fit."""
+    try:
+        named = {parse_colour(region["colour"]): () if region["paintings"] == "photo"
+                 else tuple(int(index) for index in region["paintings"]) for region in recorded["regions"]}
+        map_image = decode_image(base64.b64decode(recorded["map_png"], validate=True))
+        own = {int(index): decode_image(base64.b64decode(data, validate=True))
+               for index, data in recorded.get("painting_maps", {}).items()}
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error, NSTError):
+        raise SettingsError("The recipe's regions could not be read: it was not made here, or it was changed.") \
+            from None
+    plan = make_plan(map_image, photo_size, named, ())
+    plan.check_paintings(len(painting_sizes))
+    if any(index >= len(painting_sizes) for index in own):
+        raise SettingsError(f"The recipe maps a painting the run does not have (it has {len(painting_sizes)}).")
+    return replace(plan, painting_maps={index: make_plan(image, painting_sizes[index], {}, (), of="painting")
+                                        for index, image in own.items()})
 
 
 def check_shape(map_size: tuple[int, int], photo_size: tuple[int, int], of: str = "photo") -> None:

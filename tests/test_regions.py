@@ -204,6 +204,50 @@ def test_the_cli_paints_each_region_from_its_painting(tmp_path):
     assert len(recipe["style_sizes"]) == 2
 
 
+def test_the_cli_makes_a_steered_region_picture_again_from_its_recipe(tmp_path):
+    """Issue 23: "the recipe records the schedule so the download reproduces it". A run with regions whose style
+    weight was moved at step 3 (as the studio's slider does), saved as the studio saves it; `--recipe` with the
+    same photo and paintings makes the same picture (fp32, untrained network: no weights needed)."""
+    from nst_core.gallery import resolve_style_source
+    from nst_core.images import save_png
+    from nst_core.steering import Steering
+
+    photo, painting, made, again = (tmp_path / n for n in ("photo.png", "glass.png", "made.png", "again.png"))
+    gradient_image(96, 64, seed=5).save(photo)
+    gradient_image(64, 64, seed=6).rotate(90).save(painting)
+    styles = [resolve_style_source("stained_glass"), painting]
+    settings = Settings(weights="untrained", size=48, iterations=6, seed=3, precision="fp32", device="cpu")
+    region_map = map_image((48, 32))
+    ImageDraw.Draw(region_map).rectangle([24, 20, 47, 31], fill=GREEN)  # kept as the photo
+    plan = make_plan(region_map, (96, 64), {BLUE: (1,), GREEN: ()}, (0,))
+    steering = Steering()
+    for event in stylize_iter(photo, styles, settings, regions=plan, steering=steering):
+        if event.step == 3:
+            steering.set(style_weight=5000.0)
+    save_png(event.preview, made, dict(event.recipe))
+    assert event.recipe["schedule"] == [{"step": 4, "style_weight": 5000.0}]
+
+    result = cli(str(photo), "stained_glass", str(painting), "--recipe", str(made), "-o", str(again))
+    assert result.returncode == 0, result.stderr
+    recipe = read_recipe(again)
+    assert recipe["schedule"] == event.recipe["schedule"] and recipe["regions"] == event.recipe["regions"]
+    assert recipe["settings"] == event.recipe["settings"]
+    assert torch.allclose(to_tensor(Image.open(again)), to_tensor(event.preview), atol=2 / 255)
+
+    plain = cli(str(photo), "stained_glass", str(painting), "--weights", "untrained", "--size", "48",
+                "--iterations", "6", "--seed", "3", "--precision", "fp32", "-o", str(tmp_path / "plain.png"))
+    assert plain.returncode == 0, plain.stderr
+    assert not torch.allclose(to_tensor(Image.open(tmp_path / "plain.png")), to_tensor(event.preview), atol=2 / 255)
+
+    short = cli(str(photo), "stained_glass", "--recipe", str(made), "-o", str(again))
+    assert short.returncode == 2, short.stderr
+    assert short.stderr.strip() == ("error: The recipe was made with 2 painting(s), not 1: give them all, in the order "
+                                    "they were given then.")
+    bare = cli(str(photo), "stained_glass", "--recipe", str(photo), "-o", str(again))
+    assert bare.returncode == 2, bare.stderr
+    assert bare.stderr.strip() == "error: photo.png carries no recipe (only pictures made here do)."
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--region-style", "#0000ff=photo"], "--region-style and --style-regions need --regions, the photo's map."),
     (["--regions", "{map}", "--region-style", "#0000ff"], "--region-style looks like '#0000ff=starry_night'"),
