@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,7 +20,7 @@ from nst_core import NSTError, Settings
 from nst_core.engine import Progress, check_paintings, plan_scales, resolve_backbone, stylize_iter
 from nst_core.features import pick_device
 from nst_core.images import decode_image
-from nst_core.regions import RegionPlan, make_plan, parse_colour
+from nst_core.regions import RegionPlan, hex_colour, make_plan, parse_colour
 from nst_core.steering import Steering
 from nst_core.timelapse import film_every
 
@@ -71,6 +73,25 @@ def checked_regions(values: dict[str, Any], content: Image.Image, styles: list[I
             raise NSTError(f"There is no {ORDINALS[index]} painting: add it under Blend up to three paintings.")
         named[parse_colour(colour)] = (index,)
     return make_plan(decode_image(values["region_map"]), content.size, named, (0,))
+
+
+def recipe_regions(recorded: Any) -> tuple[Image.Image, str] | None:
+    """A recipe's regions (RegionPlan.to_recipe) as the Regions section's map and text, the inverse of
+    checked_regions; None where they cannot be read or the studio cannot name them (a region painted by a blend,
+    or by a fourth painting: the command line can make those)."""
+    try:
+        parts = []
+        for region in recorded["regions"]:
+            paintings = region["paintings"]
+            if paintings == "photo":
+                parts.append(f"{hex_colour(parse_colour(region['colour']))}=photo")
+            elif len(paintings) == 1 and int(paintings[0]) in PAINTING_WORDS.values():
+                parts.append(f"{hex_colour(parse_colour(region['colour']))}=painting {int(paintings[0]) + 1}")
+            else:
+                return None
+        return decode_image(base64.b64decode(recorded["map_png"], validate=True)), ", ".join(parts)
+    except (KeyError, TypeError, ValueError, binascii.Error, NSTError):
+        return None
 
 
 def status_line(event: Progress) -> str:

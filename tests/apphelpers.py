@@ -324,13 +324,30 @@ def studio_page(server_url: str, profile: Path, viewport: tuple[int, int] = (128
             context.close()
 
 
-def downloaded_recipe(page: Any, server_url: str) -> dict:
-    """The recipe of the PNG the page's download link offers (once it has one)."""
+def downloaded_png(page: Any, server_url: str) -> bytes:
+    """The PNG the page's download link offers (once it has one)."""
     link = page.locator("#download a[href]").first
     link.wait_for(state="attached", timeout=15_000)
     href = link.get_attribute("href")
-    response = httpx.get(href if href.startswith("http") else server_url + href, timeout=15)
-    return read_recipe(response.content)
+    return httpx.get(href if href.startswith("http") else server_url + href, timeout=15).content
+
+
+def downloaded_recipe(page: Any, server_url: str) -> dict:
+    """The recipe of the PNG the page's download link offers (once it has one)."""
+    return read_recipe(downloaded_png(page, server_url))
+
+
+def drop_recipe(page: Any, png: bytes, folder: Path) -> str:
+    """Drop a PNG on the Stylize tab's "restore its settings" box (under Advanced); the status line it leaves."""
+    path = folder / "dropped-recipe.png"
+    path.write_bytes(png)
+    if not page.locator("#recipe").is_visible():
+        page.get_by_text("Advanced", exact=True).click()
+    before = page.locator("#status").inner_text()
+    page.set_input_files("#recipe input[type=file]", str(path))
+    page.wait_for_function("(before) => { const s = document.querySelector('#status').innerText;"
+                           " return s !== before && /recipe/.test(s); }", arg=before, timeout=30_000)
+    return page.locator("#status").inner_text()
 
 
 def type_into(page: Any, box: Any, text: str) -> None:

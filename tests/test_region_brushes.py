@@ -10,7 +10,7 @@ from PIL import Image
 
 from nst_core.region_presets import KEEP, MAIN, SECOND, THIRD, horizon_row, keep_the_subject, preset_labels, sky_mask
 from studio.region_brushes import BRUSHES, PALETTE, STROKE_ALPHA, map_values, painted_labels, tinted
-from studio.stylize_job import checked_regions
+from studio.stylize_job import checked_regions, recipe_regions
 
 
 def landscape() -> Image.Image:
@@ -94,3 +94,18 @@ def test_the_editor_shows_a_preset_as_a_tint_and_leaves_the_first_paintings_part
     assert (shown[:38] == original[:38]).all()
     green = PALETTE[KEEP]
     assert (np.abs(shown[50:] - green).sum(-1) < np.abs(original[50:] - green).sum(-1)).all()
+
+
+def test_a_recipe_s_regions_come_back_as_the_map_and_names_the_studio_takes():
+    labels = np.full((60, 80), MAIN)
+    labels[30:] = KEEP
+    region_map, names = map_values(labels)
+    photo, painting = Image.new("RGB", (160, 120)), Image.new("RGB", (64, 64))
+    recorded = checked_regions({"region_map": region_map, "region_paintings": names}, photo, [painting]).to_recipe()
+    restored_map, restored_names = recipe_regions(recorded)
+    assert restored_names == "#22c55e=photo, #a855f7=painting 1"
+    assert (np.asarray(restored_map) == np.asarray(region_map)).all()
+    blended = {**recorded, "regions": [{"colour": "#22c55e", "paintings": [0, 1]}]}
+    assert recipe_regions(blended) is None, "a blend per region is the command line's: the studio cannot name it"
+    assert recipe_regions({**recorded, "map_png": "not base64!"}) is None
+    assert recipe_regions({"regions": "#22c55e"}) is None

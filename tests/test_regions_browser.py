@@ -14,7 +14,18 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from .apphelpers import ROOT, app_server, downloaded_recipe, set_slider, studio_page, type_into  # noqa: F401  (app_server: fixture)
+from nst_core.images import read_recipe
+
+from .apphelpers import (
+    ROOT,
+    app_server,  # noqa: F401  (a fixture)
+    downloaded_png,
+    downloaded_recipe,
+    drop_recipe,
+    set_slider,
+    studio_page,
+    type_into,
+)
 from .test_app_browser import LAPTOP, PHONE, wait_for_status
 from .test_errors_browser import add_photo_and_painting
 
@@ -87,7 +98,8 @@ def test_regions_painted_in_the_browser_steer_the_run(app_server, shared_images,
         set_slider(page, "Iterations", 3)
         page.click("#run")
         wait_for_status(page, "Done", 120)
-        regions = downloaded_recipe(page, app_server.url)["regions"]
+        png = downloaded_png(page, app_server.url)
+        regions = read_recipe(png)["regions"]
         assert regions["regions"] == [{"colour": "#22c55e", "paintings": "photo"},
                                       {"colour": "#a855f7", "paintings": [0]}]
         with Image.open(io.BytesIO(base64.b64decode(regions["map_png"]))) as painted:
@@ -97,3 +109,11 @@ def test_regions_painted_in_the_browser_steer_the_run(app_server, shared_images,
         painted_rows = (labels[height // 2:, int(0.4 * width):int(0.6 * width)] == 1).mean(axis=1) > 0.9
         assert 0 < painted_rows.mean() < 0.6, "a band across the lower half (the stroke) takes the first painting"
         assert (labels[int(0.5 * height):] == 0).mean() > 0.3, "the rest of the town keeps the photo"
+
+        # Dropped back in, the download brings its map and names back (the map a PNG of the same regions).
+        page.click("#regions-clear")
+        page.wait_for_function("() => document.querySelector('#region-paintings textarea, #region-paintings input')"
+                               ".value === ''", timeout=15_000)
+        said = drop_recipe(page, png, tmp_path)
+        assert "its region map too" in said, said
+        assert names.input_value() == "#22c55e=photo, #a855f7=painting 1"

@@ -1,5 +1,6 @@
 """Steering in a real browser (issue 23): the style weight moved while a run paints changes the following steps,
-the chart marks the change, the status says it, and Stop's download records the schedule.
+the chart marks the change, the status says it, and Stop's download records the schedule, which the next Run
+replays once the download is dropped back in.
 
 Chromium through playwright against the shared test server (`python app.py`); never `playwright install`.
 """
@@ -9,12 +10,30 @@ from __future__ import annotations
 import pytest
 
 from nst_core import Settings
+from nst_core.images import read_recipe
 
-from .apphelpers import ROOT, app_server, downloaded_recipe, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
+from .apphelpers import (
+    ROOT,
+    app_server,  # noqa: F401  (a fixture)
+    downloaded_png,
+    downloaded_recipe,
+    drop_recipe,
+    set_slider,
+    studio_page,
+)
 from .test_app_browser import settled_legend, wait_for_status
 from .test_errors_browser import add_photo_and_painting
 
 pytestmark = pytest.mark.browser
+
+
+def stop_after_the_next_picture(page) -> None:
+    """Stop keeps the last picture shown: wait for one painted after the change (one before it has none)."""
+    before = page.locator("#result img").first.get_attribute("src")
+    page.wait_for_function("(src) => document.querySelector('#result img')?.getAttribute('src') !== src",
+                           arg=before, timeout=30_000)
+    page.click("#stop")
+    wait_for_status(page, "Stopped", 15)
 
 
 def test_a_weight_moved_during_a_run_steers_it_and_the_download_records_it(app_server,  # noqa: F811
@@ -29,15 +48,23 @@ def test_a_weight_moved_during_a_run_steers_it_and_the_download_records_it(app_s
         set_slider(page, "Style weight (log10)", 4)  # from 10^2.8, while the run goes on
         wait_for_status(page, "Style weight 10000 from step", 60)
         assert "weights moved" in settled_legend(page, {"weights moved"})
-        # Stop keeps the last picture shown: wait for one painted after the change (one before it has none).
-        before = page.locator("#result img").first.get_attribute("src")
-        page.wait_for_function("(src) => document.querySelector('#result img')?.getAttribute('src') !== src",
-                               arg=before, timeout=30_000)
-        page.click("#stop")
-        wait_for_status(page, "Stopped", 15)
-        recipe = downloaded_recipe(page, app_server.url)
+        stop_after_the_next_picture(page)
+        png = downloaded_png(page, app_server.url)
+        first_link = page.locator("#download a[href]").first.get_attribute("href")
+        recipe = read_recipe(png)
         (change,) = recipe["schedule"]
         assert change["style_weight"] == pytest.approx(10_000) and change["step"] > 1
+
+        # The download makes the picture again: dropped back in, its schedule is replayed by the next Run.
+        said = drop_recipe(page, png, tmp_path)
+        assert "the next Run moves the weights as that run did (1 change)" in said, said
+        set_slider(page, "Style weight (log10)", 2)  # moved back before the run: the replay moves it again
+        page.click("#run")
+        wait_for_status(page, f"Style weight 10000 from step {change['step']}", 120)
+        stop_after_the_next_picture(page)
+        page.wait_for_function("(old) => { const a = document.querySelector('#download a[href]');"
+                               " return a && a.getAttribute('href') !== old; }", arg=first_link, timeout=15_000)
+        assert downloaded_recipe(page, app_server.url)["schedule"] == recipe["schedule"]
         assert recipe["settings"]["style_weight"] == pytest.approx(Settings().style_weight, rel=0.01)  # at the start
         page.locator("#chart").scroll_into_view_if_needed()
         (ROOT / "test-artifacts").mkdir(exist_ok=True)

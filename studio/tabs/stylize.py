@@ -30,7 +30,7 @@ from ..keepsakes import stopped_download
 from ..region_brushes import RegionBrushes
 from ..runner import status_update
 from ..scroll import bring_into_view
-from ..stylize_job import checked_inputs, checked_regions, stylize_frames
+from ..stylize_job import checked_inputs, checked_regions, recipe_regions, stylize_frames
 from ..tab import Result, Shared, amount, run_length
 from .compare import Compare
 
@@ -53,6 +53,7 @@ class StylizeTab:
         self.compare = Compare(shared)
         self.steering: dict[str, Steering] = {}  # the running job's, by session: the sliders steer it
         self.brushes = RegionBrushes()
+        self.replays: dict[str, list[dict]] = {}  # a restored recipe's schedule, by session, for its next run
 
     # --- the handlers -------------------------------------------------------------------------------------------
 
@@ -96,7 +97,8 @@ class StylizeTab:
             pass
 
     def frames(self, inputs: Inputs, session: str) -> Iterator[tuple]:
-        steering = self.steering[self.key(session)] = Steering()
+        # A restored recipe's weight changes are replayed once, by the next run; the sliders steer it as well.
+        steering = self.steering[self.key(session)] = Steering(self.replays.pop(self.key(session), ()))
         try:
             yield from self.painted(inputs, session, steering)
         finally:
@@ -136,19 +138,37 @@ class StylizeTab:
         """After Stop: the last picture stays on screen; offer it as a PNG at the size the run was making."""
         return stopped_download(self.keepsakes, self.files, self.key(session_of(request)))
 
-    def restore(self, file: Any) -> list:
-        """A recipe PNG dropped in -> the controls it was made with."""
+    def restore(self, file: Any, request: gr.Request) -> list:
+        """A recipe PNG dropped in -> the controls it was made with, its region map, and its weight schedule for
+        the session's next Run (so the picture can be made again)."""
         recipe = read_recipe(file) if file else None
         values = (recipe or {}).get("settings")
-        skip = [gr.skip()] * len(RESTORABLE)
+        skip = [gr.skip()] * (len(RESTORABLE) + 2)
         if not isinstance(values, dict):
             return [*skip, "That PNG carries no recipe (only images made here do)."]
         try:
             settings = Settings.from_dict({k: v for k, v in values.items() if k not in ("weights", "max_seconds")})
-        except NSTError as error:
-            return [*skip, f"The recipe could not be used: {error}"]
+            schedule = list(recipe.get("schedule") or [])
+            Steering(schedule)  # its checks
+        except (NSTError, KeyError, TypeError, ValueError, AttributeError) as error:
+            reason = error if isinstance(error, NSTError) else "its weight changes could not be read."
+            return [*skip, f"The recipe could not be used: {reason}"]
         restored = controls.restored_values(settings, str(values.get("weights", "")))
-        return [*restored, "Settings restored from the recipe; add the photo and painting, then Run."]
+        said = ["Settings restored from the recipe"]
+        regions = recipe_regions(recipe["regions"]) if "regions" in recipe else None
+        if regions is not None:
+            said.append("its region map too")
+        elif "regions" in recipe:
+            said.append("not its regions (a blend or a fourth painting per region: the command line's --recipe "
+                        "makes those)")
+        session = self.key(session_of(request))
+        self.replays.pop(session, None)
+        if schedule:
+            self.replays[session] = schedule
+            said.append(f"the next Run moves the weights as that run did ({len(schedule)} change"
+                        f"{'s' if len(schedule) > 1 else ''})")
+        region_values = list(regions) if regions is not None else [None, ""]
+        return [*restored, *region_values, "; ".join(said) + ". Add the photo and paintings, then Run."]
 
     @staticmethod
     def caption(recipe: dict[str, Any], step: int) -> str:
@@ -242,8 +262,9 @@ class StylizeTab:
         weights = [self.controls[name] for name in ("style_weight_log10", "content_weight_log10", "tv_weight")]
         gr.on([weights[0].release, weights[1].release, weights[2].submit, weights[2].blur], self.steer, weights,
               None, queue=False, show_progress="hidden", api_visibility="private")
+        regions = [self.controls["region_map"], self.controls["region_paintings"]]
         self.recipe_file.upload(self.restore, self.recipe_file, [self.controls[c.name] for c in RESTORABLE] +
-                                [self.status], api_visibility="private")
+                                [*regions, self.status], api_visibility="private")
         self.compare.wire(self.inputs)
 
     def history(self) -> list[Result]:
