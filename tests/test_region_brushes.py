@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from nst_core.region_presets import KEEP, MAIN, SECOND, THIRD, horizon_row, keep_the_subject, preset_labels, sky_mask
-from studio.region_brushes import BRUSHES, PALETTE, STROKE_ALPHA, map_values, painted_labels, tinted
+from studio.region_brushes import BRUSHES, PALETTE, STROKE_ALPHA, map_values, outlined, painted_labels, tinted
 from studio.stylize_job import checked_regions, recipe_regions
 
 
@@ -109,3 +109,15 @@ def test_a_recipe_s_regions_come_back_as_the_map_and_names_the_studio_takes():
     assert recipe_regions(blended) is None, "a blend per region is the command line's: the studio cannot name it"
     assert recipe_regions({**recorded, "map_png": "not base64!"}) is None
     assert recipe_regions({"regions": "#22c55e"}) is None
+
+
+def test_the_overlay_draws_the_borders_between_regions_and_nothing_else():
+    picture = Image.new("RGB", (500, 400), (40, 30, 20))
+    labels = np.zeros((40, 50), dtype=np.int64)
+    labels[20:] = 1  # one border, across the middle
+    shown = np.asarray(outlined(picture, labels), dtype=np.int32)
+    white = (shown == 255).all(axis=-1)
+    rows = np.flatnonzero(white.any(axis=1))
+    assert white[rows].all(), "the line crosses the whole picture"
+    assert 198 <= rows.min() and rows.max() <= 202 and 1 < len(rows) <= 3, "about 1/250 of the side, at the border"
+    assert (shown[~white] == (40, 30, 20)).all()

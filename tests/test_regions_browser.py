@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -55,6 +56,12 @@ def test_a_region_map_keeps_the_photo_where_it_says(app_server, shared_images, t
         page.locator("#region-map").scroll_into_view_if_needed()
         (ROOT / "test-artifacts").mkdir(exist_ok=True)
         page.screenshot(path=str(ROOT / "test-artifacts" / f"regions-{'phone' if screen == PHONE else 'laptop'}.png"))
+
+
+def image_at(server_url: str, src: str) -> np.ndarray:
+    response = httpx.get(src if src.startswith("http") else server_url + src, timeout=15)
+    with Image.open(io.BytesIO(response.content)) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def paint_stroke(page, colour_index: int, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -109,6 +116,21 @@ def test_regions_painted_in_the_browser_steer_the_run(app_server, shared_images,
         painted_rows = (labels[height // 2:, int(0.4 * width):int(0.6 * width)] == 1).mean(axis=1) > 0.9
         assert 0 < painted_rows.mean() < 0.6, "a band across the lower half (the stroke) takes the first painting"
         assert (labels[int(0.5 * height):] == 0).mean() > 0.3, "the rest of the town keeps the photo"
+
+        # The overlay: the result again with the regions' borders drawn on it (white), and without them.
+        plain_src = page.locator("#result img").first.get_attribute("src")
+        page.locator("#regions-overlay input").check()
+        page.wait_for_function("(src) => document.querySelector('#result img')?.getAttribute('src') !== src",
+                               arg=plain_src, timeout=15_000)
+        plain, overlaid = (image_at(app_server.url, src) for src in
+                           (plain_src, page.locator("#result img").first.get_attribute("src")))
+        changed = np.abs(overlaid.astype(int) - plain.astype(int)).sum(-1) > 30
+        assert 0.005 < changed.mean() < 0.25, "a line along the borders, not the whole picture"
+        white = [(image > 220).all(axis=-1).mean() for image in (plain, overlaid)]
+        assert white[1] > white[0] + 0.005, "the line is white (WebP blurs a 64 px picture's 1 px line a little)"
+        page.locator("#regions-overlay input").uncheck()
+        page.wait_for_function("(src) => document.querySelector('#result img')?.getAttribute('src') === src",
+                               arg=plain_src, timeout=15_000)
 
         # Dropped back in, the download brings its map and names back (the map a PNG of the same regions).
         page.click("#regions-clear")

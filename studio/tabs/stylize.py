@@ -17,6 +17,7 @@ from nst_core import NSTError, Settings
 from nst_core.engine import make_recipe
 from nst_core.fast.apply import instant_preview
 from nst_core.images import read_recipe
+from nst_core.lru import LRU
 from nst_core.regions import RegionPlan
 from nst_core.steering import Steering
 
@@ -27,7 +28,7 @@ from ..components import check_uploads, gallery_items
 from ..controls import CONTROLS, RESTORABLE
 from ..jobs import session_of
 from ..keepsakes import stopped_download
-from ..region_brushes import RegionBrushes
+from ..region_brushes import RegionBrushes, outlined
 from ..runner import status_update
 from ..scroll import bring_into_view
 from ..stylize_job import checked_inputs, checked_regions, recipe_regions, stylize_frames
@@ -54,6 +55,10 @@ class StylizeTab:
         self.steering: dict[str, Steering] = {}  # the running job's, by session: the sliders steer it
         self.brushes = RegionBrushes()
         self.replays: dict[str, list[dict]] = {}  # a restored recipe's schedule, by session, for its next run
+        # The preview's overlay: whether a session shows its regions' borders on the result, and the regions of
+        # the run that made its last picture.
+        self.overlays: LRU[str, bool] = LRU(256)
+        self.shown_regions: LRU[str, RegionPlan | None] = LRU(256)
 
     # --- the handlers -------------------------------------------------------------------------------------------
 
@@ -129,10 +134,26 @@ class StylizeTab:
             if not frame.recipe and steering.applied:  # a Stop keeps this picture: its recipe has the changes
                 recipe["schedule"] = list(steering.applied)
             self.keepsakes.keep(self.key(session), frame.image, recipe, frame.output_size, frame.step)
+            self.shown_regions.put(self.key(session), regions)
             download = self.files.png(frame.image, recipe) if frame.done else gr.skip()
-            # A frame file of our own, written once: Gradio's would be rewritten while another session
-            # downloads the same picture (the engine is deterministic, so two sessions can make one).
-            yield self.files.frame(frame.image, "webp"), frame.status, chart, download
+            yield self.shown(session, frame.image), frame.status, chart, download
+
+    def shown(self, session: str, picture: Image.Image) -> str:
+        """The preview of `picture`, with its regions' borders when the session asked for them. A frame file of our
+        own, written once: Gradio's would be rewritten while another session downloads the same picture (the
+        engine is deterministic, so two sessions can make one)."""
+        regions = self.shown_regions.get(self.key(session))
+        if self.overlays.get(self.key(session)) and regions is not None:
+            picture = outlined(picture, regions.labels)
+        return self.files.frame(picture, "webp")
+
+    def toggle_overlay(self, show: bool, request: gr.Request) -> Any:
+        """The overlay checkbox: the last picture again, with or without its regions' borders (the next frames of a
+        running job follow it too)."""
+        session = session_of(request)
+        self.overlays.put(self.key(session), bool(show))
+        kept = self.keepsakes.last(self.key(session))
+        return self.shown(session, kept[0]) if kept is not None else gr.skip()
 
     def after_stop(self, request: gr.Request) -> tuple:
         """After Stop: the last picture stays on screen; offer it as a PNG at the size the run was making."""
@@ -208,6 +229,8 @@ class StylizeTab:
                 self.status = gr.Markdown("Ready.", elem_id="status")
                 self.result = gr.Image(label="Result (updates live)", format="webp", interactive=False,
                                        elem_id="result")
+                self.overlay = gr.Checkbox(label="Show the regions' borders on the result", value=False,
+                                           elem_id="regions-overlay")
                 self.chart = gr.LinePlot(x="step", y="loss", color="term", title="Loss (lower is closer)", height=260,
                                          elem_id="chart", color_map=TERM_COLOURS)
                 place("chart")
@@ -262,6 +285,8 @@ class StylizeTab:
         weights = [self.controls[name] for name in ("style_weight_log10", "content_weight_log10", "tv_weight")]
         gr.on([weights[0].release, weights[1].release, weights[2].submit, weights[2].blur], self.steer, weights,
               None, queue=False, show_progress="hidden", api_visibility="private")
+        self.overlay.change(self.toggle_overlay, self.overlay, self.result, queue=False, show_progress="hidden",
+                            api_visibility="private")
         regions = [self.controls["region_map"], self.controls["region_paintings"]]
         self.recipe_file.upload(self.restore, self.recipe_file, [self.controls[c.name] for c in RESTORABLE] +
                                 [*regions, self.status], api_visibility="private")
