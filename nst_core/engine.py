@@ -42,9 +42,9 @@ from .guard import GuardedOptimiser
 from .images import ImageSource, decode_image, resize_to, to_pil, to_tensor
 from .losses import make_style_loss
 from .objective import Objective, ScaleContext, build_objective, group_totals
-from .regions import RegionPlan, check_shape
+from .regions import Region, RegionPlan, check_shape
 from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
-from .steering import Steering
+from .steering import STRENGTH, Steering, split
 from .targets import Targets, prepare_targets, style_size
 from .tiling import Tiler
 
@@ -202,6 +202,7 @@ class _Run:
         self.plan: RegionPlan | None = None  # stylize_iter's regions
         self.steering: Steering | None = None  # stylize_iter's steering
         self.asked = settings  # the settings the run was started with (self.s follows the steering)
+        self.strengths: dict[str, float] = {}  # regions' strengths steered so far, by "#rrggbb"
         self.finer = 0
 
     def prepare_scale(self, size: tuple[int, int], finer: int = 0) -> Targets:
@@ -212,9 +213,14 @@ class _Run:
         self.tiler = Tiler(height, width, self.s.tile_size, device=self.device) if big else None
         self.targets = prepare_targets(self.content_img, self.style_imgs, self.blend, size, self.s, self.extract,
                                        self.style_loss, tiler=self.tiler, plan=self.plan)
-        regions = self.plan.regions if self.plan is not None else ()
-        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, finer, regions))
+        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, finer, self.regions()))
         return self.targets
+
+    def regions(self) -> tuple[Region, ...]:
+        """The plan's regions with the strengths steered so far (the recipe keeps the plan as asked)."""
+        if self.plan is None:
+            return ()
+        return self.plan.with_strengths(self.strengths).regions if self.strengths else self.plan.regions
 
     def initial_image(self, targets: Targets) -> torch.Tensor:
         start = self.plain_start(targets)
@@ -348,13 +354,17 @@ class _Run:
 
     def steer(self, step: int, guard: GuardedOptimiser) -> dict[str, float]:
         """Apply the weights steering has for `step`: the objective rebuilt with them, the same image; recorded."""
-        changes = self.steering.due(step) if self.steering is not None else {}
-        changes = {name: value for name, value in changes.items() if getattr(self.s, name) != value}
+        weights, strengths = split(self.steering.due(step) if self.steering is not None else {})
+        weights = {name: value for name, value in weights.items() if getattr(self.s, name) != value}
+        now = {region.label: region.strength for region in self.regions()}
+        strengths = {label: value for label, value in strengths.items() if label in now and now[label] != value}
+        changes = {**weights, **{STRENGTH + label: value for label, value in strengths.items()}}
         if not changes:
             return changes
-        self.s = replace(self.s, **changes)
-        regions = self.plan.regions if self.plan is not None else ()
-        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, self.finer, regions))
+        self.s = replace(self.s, **weights)
+        self.strengths.update(strengths)
+        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, self.finer,
+                                                      self.regions()))
         self.steering.record(step, changes)
         guard.objective_changed(restart=RESTART_ON_STEER)
         return changes

@@ -262,10 +262,11 @@ def style_terms(at: ScaleContext) -> list[Term]:
 
 
 def region_style_terms(at: ScaleContext) -> list[Term]:
-    """Each painted region's terms, named "style:#rrggbb:layer", each weighted as a plain run's: every region is
-    as much a painting as the whole picture would be."""
+    """Each painted region's terms, named "style:#rrggbb:layer", each weighted as a plain run's times the region's
+    strength: at strength 1 every region is as much a painting as the whole picture would be."""
     s, targets = at.settings, at.targets
-    return [RegionStyleTerm(name=f"style:{region.label}:{layer}", layer=layer, weight=s.style_weight * share,
+    return [RegionStyleTerm(name=f"style:{region.label}:{layer}", layer=layer,
+                            weight=s.style_weight * share * region.strength,
                             target=targets.region_style[region.label][layer], style_loss=at.style_loss,
                             mask=layer_mask(targets.masks[index:index + 1], layer))
             for index, region in enumerate(at.regions) if not region.keeps_photo

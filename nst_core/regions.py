@@ -32,15 +32,18 @@ from .tiling import stride_of
 
 MIN_SHARE = 0.01  # a colour covering less of the map than this is an edge or a stray touch, not a region
 MAX_REGIONS = 8
+MAX_STRENGTH = 10.0  # a region's style strength: a multiple of the style weight for that region alone
 ASPECT_TOLERANCE = 0.03  # a map this much off the photo's shape (relative) is for another photo
 
 
 @dataclass(frozen=True)
 class Region:
-    """One colour of the map and what paints it: indices into the run's paintings, or () to keep the photo."""
+    """One colour of the map and what paints it: indices into the run's paintings, or () to keep the photo; its
+    strength multiplies the style weight in it (steerable during a run)."""
 
     colour: tuple[int, int, int]
     paintings: tuple[int, ...]
+    strength: float = 1.0
 
     @property
     def keeps_photo(self) -> bool:
@@ -72,6 +75,12 @@ class RegionPlan:
         index = colours.index(colour)
         return own.pixel_masks(size, device)[index:index + 1]
 
+    def with_strengths(self, strengths: Mapping[str, float]) -> RegionPlan:
+        """The plan with these regions' ("#rrggbb") strengths; colours it lacks are left out."""
+        checked = {hex_colour(parse_colour(label)): check_strength(value) for label, value in strengths.items()}
+        return replace(self, regions=tuple(replace(region, strength=checked.get(region.label, region.strength))
+                                           for region in self.regions))
+
     def check_paintings(self, count: int) -> None:
         """Every region's paintings are among the run's `count` paintings (a caller's mistake, not a user's)."""
         if any(index >= count for region in self.regions for index in region.paintings):
@@ -84,7 +93,8 @@ class RegionPlan:
         labels.putpalette([v for region in self.regions for v in region.colour])
         buffer = io.BytesIO()
         labels.save(buffer, format="PNG", optimize=True)
-        recipe = {"regions": [{"colour": region.label, "paintings": list(region.paintings) or "photo"}
+        recipe = {"regions": [{"colour": region.label, "paintings": list(region.paintings) or "photo",
+                               **({"strength": region.strength} if region.strength != 1 else {})}
                               for region in self.regions],
                   "map_png": base64.b64encode(buffer.getvalue()).decode("ascii")}
         if self.painting_maps:
@@ -101,6 +111,13 @@ class RegionPlan:
         else:
             masks = F.interpolate(onehot[:, None], size=(height, width), mode="bilinear", align_corners=False)
         return (masks / masks.sum(0, keepdim=True).clamp_min(1e-6)).to(device)
+
+
+def check_strength(value: float) -> float:
+    value = float(value)
+    if not 0 <= value <= MAX_STRENGTH:  # NaN fails this too
+        raise SettingsError(f"A region's strength must be between 0 and {MAX_STRENGTH:g}, not {value:g}.")
+    return value
 
 
 def hex_colour(colour: tuple[int, int, int]) -> str:
@@ -149,10 +166,11 @@ def plan_from_recipe(recorded: Mapping[str, Any], photo_size: tuple[int, int],
         map_image = decode_image(base64.b64decode(recorded["map_png"], validate=True))
         own = {int(index): decode_image(base64.b64decode(data, validate=True))
                for index, data in recorded.get("painting_maps", {}).items()}
+        strengths = {region["colour"]: float(region.get("strength", 1.0)) for region in recorded["regions"]}
     except (KeyError, TypeError, ValueError, AttributeError, binascii.Error, NSTError):
         raise SettingsError("The recipe's regions could not be read: it was not made here, or it was changed.") \
             from None
-    plan = make_plan(map_image, photo_size, named, ())
+    plan = make_plan(map_image, photo_size, named, ()).with_strengths(strengths)
     plan.check_paintings(len(painting_sizes))
     if any(index >= len(painting_sizes) for index in own):
         raise SettingsError(f"The recipe maps a painting the run does not have (it has {len(painting_sizes)}).")

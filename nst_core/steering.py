@@ -1,6 +1,7 @@
 """Steering: the weights moved while a run paints (issue 23).
 
-A front end calls `Steering.set` from any thread while the run goes on; before each step the run takes what was
+Weights are the settings' style, content and TV weights, and each region's strength ("strength:#rrggbb"). A front
+end calls `Steering.set` from any thread while the run goes on; before each step the run takes what was
 set since the step before (`due`), rebuilds its objective with the new weights and goes on from the same image,
 and records the change in its schedule. A recipe's schedule, given back (`Steering(schedule)`), applies the same
 changes at the same steps, so a steered picture can be made again.
@@ -14,17 +15,30 @@ from dataclasses import replace
 
 from .config import Settings
 from .errors import SettingsError
+from .regions import check_strength, hex_colour, parse_colour
 
 STEERABLE = ("style_weight", "content_weight", "tv_weight")
+STRENGTH = "strength:"  # "strength:#rrggbb": the strength of the region of that colour (regions.Region.strength)
 
 
 def checked(values: Mapping[str, float]) -> dict[str, float]:
     """The steerable weights in `values`, each within its setting's range (one sentence otherwise)."""
-    unknown = sorted(set(values) - set(STEERABLE))
+    strengths = {name: value for name, value in values.items() if name.startswith(STRENGTH)}
+    weights = {name: value for name, value in values.items() if name not in strengths}
+    unknown = sorted(set(weights) - set(STEERABLE))
     if unknown:
-        raise SettingsError(f"Only {', '.join(STEERABLE)} can change during a run, not {', '.join(unknown)}.")
-    replace(Settings(), **values)  # the settings' own checks: finite, in range
-    return {name: float(value) for name, value in values.items()}
+        raise SettingsError(f"Only {', '.join(STEERABLE)} and regions' strengths can change during a run, not "
+                            f"{', '.join(unknown)}.")
+    replace(Settings(), **weights)  # the settings' own checks: finite, in range
+    strengths = {STRENGTH + hex_colour(parse_colour(name.removeprefix(STRENGTH))): check_strength(value)
+                 for name, value in strengths.items()}
+    return {**{name: float(value) for name, value in weights.items()}, **strengths}
+
+
+def split(changes: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """Checked changes -> (settings' weights, regions' strengths by "#rrggbb")."""
+    weights = {name: value for name, value in changes.items() if not name.startswith(STRENGTH)}
+    return weights, {name.removeprefix(STRENGTH): value for name, value in changes.items() if name not in weights}
 
 
 class Steering:
