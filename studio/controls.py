@@ -32,6 +32,9 @@ REGION_NOTE = ("Each colour of the map and what paints it: 'painting 2' or 'pain
                "'photo' to keep the photo there; colours not named get the first painting. "
                "With a map the paintings are not blended.")
 
+STRENGTH_NOTE = ("With a region map: how strongly this painting paints its regions (x the style weight). Move it "
+                 "while a run paints, as the weights.")
+
 
 @dataclass(frozen=True)
 class Control:
@@ -147,7 +150,11 @@ CONTROLS: tuple[Control, ...] = (
             group="regions", elem_id="region-map"),
     Control("region_paintings", "What paints each colour", "text", group="regions", default="",
             elem_id="region-paintings", note=REGION_NOTE, placeholder="#0000ff=painting 2, #00ff00=photo"),
+    *(Control(f"region_strength{suffix}", f"Strength of {ordinal} painting's regions", "slider", None, 0, 3, 0.1,
+              "strengths", 1.0, elem_id=f"region-strength{suffix}", note=STRENGTH_NOTE)
+      for suffix, ordinal in (("", "the first"), ("_2", "the second"), ("_3", "the third"))),
 )
+STRENGTHS = ("region_strength", "region_strength_2", "region_strength_3")  # by painting
 BY_NAME = {c.name: c for c in CONTROLS}
 API_NAMES = [c.name for c in CONTROLS]
 # What a recipe can set again: every control that is a setting, in API order.

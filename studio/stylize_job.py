@@ -21,7 +21,7 @@ from nst_core.engine import Progress, check_paintings, plan_scales, resolve_back
 from nst_core.features import pick_device
 from nst_core.images import decode_image
 from nst_core.regions import RegionPlan, hex_colour, make_plan, parse_colour
-from nst_core.steering import Steering
+from nst_core.steering import STRENGTH, Steering
 from nst_core.timelapse import film_every
 
 from . import controls
@@ -72,24 +72,39 @@ def checked_regions(values: dict[str, Any], content: Image.Image, styles: list[I
         if index >= len(styles):
             raise NSTError(f"There is no {ORDINALS[index]} painting: add it under Blend up to three paintings.")
         named[parse_colour(colour)] = (index,)
-    return make_plan(decode_image(values["region_map"]), content.size, named, (0,))
+    plan = make_plan(decode_image(values["region_map"]), content.size, named, (0,))
+    return plan.with_strengths(strengths_by_colour(plan, [values.get(name, 1.0) for name in controls.STRENGTHS]))
 
 
-def recipe_regions(recorded: Any) -> tuple[Image.Image, str] | None:
-    """A recipe's regions (RegionPlan.to_recipe) as the Regions section's map and text, the inverse of
-    checked_regions; None where they cannot be read or the studio cannot name them (a region painted by a blend,
-    or by a fourth painting: the command line can make those)."""
+def strengths_by_colour(plan: RegionPlan, strengths: list[Any]) -> dict[str, float]:
+    """The strength sliders (one a painting) -> the strength of each region painted by that painting alone."""
+    by_colour = {}
+    for region in plan.regions:
+        if len(region.paintings) == 1 and region.paintings[0] < len(strengths):
+            value = strengths[region.paintings[0]]
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise NSTError("A region's strength is a number between 0 and 3.")
+            by_colour[region.label] = float(value)
+    return by_colour
+
+
+def recipe_regions(recorded: Any) -> tuple[Image.Image, str, float, float, float] | None:
+    """A recipe's regions (RegionPlan.to_recipe) as the Regions section's map, text and each painting's strength,
+    the inverse of checked_regions; None where they cannot be read or the studio cannot name them (a region painted
+    by a blend, or by a fourth painting: the command line can make those)."""
     try:
-        parts = []
-        for region in recorded["regions"]:
+        parts, strengths = [], [1.0, 1.0, 1.0]
+        for region in reversed(recorded["regions"]):  # the first region of a painting gives its strength
             paintings = region["paintings"]
             if paintings == "photo":
                 parts.append(f"{hex_colour(parse_colour(region['colour']))}=photo")
             elif len(paintings) == 1 and int(paintings[0]) in PAINTING_WORDS.values():
                 parts.append(f"{hex_colour(parse_colour(region['colour']))}=painting {int(paintings[0]) + 1}")
+                strengths[int(paintings[0])] = float(region.get("strength", 1.0))
             else:
                 return None
-        return decode_image(base64.b64decode(recorded["map_png"], validate=True)), ", ".join(parts)
+        region_map = decode_image(base64.b64decode(recorded["map_png"], validate=True))
+        return region_map, ", ".join(reversed(parts)), *strengths
     except (KeyError, TypeError, ValueError, binascii.Error, NSTError):
         return None
 
@@ -112,8 +127,9 @@ STEERED = "weights moved"  # the chart's marker series for a change of weights d
 
 
 def steered_note(changes: dict[str, float], step: int) -> str:
-    """'Style weight 6000 from step 41.' for the status line."""
-    words = ", ".join(f"{name.replace('_', ' ')} {value:g}" for name, value in changes.items())
+    """'Style weight 6000, the #3b82f6 region's strength 0.5 from step 41.' for the status line."""
+    words = ", ".join(f"the {name.removeprefix(STRENGTH)} region's strength {value:g}" if name.startswith(STRENGTH)
+                      else f"{name.replace('_', ' ')} {value:g}" for name, value in changes.items())
     return f"{words[0].upper()}{words[1:]} from step {step}."
 
 

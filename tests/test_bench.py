@@ -144,8 +144,8 @@ def test_regions_bench_runs_each_case_plainly_and_with_its_map(shared_images, tm
     result = bench("bench.regions", "--weights", "untrained", "--size", "48", "--iterations", "2", "--out",
                    str(tmp_path))
     rows = json.loads((tmp_path / "results.json").read_text())
-    assert [row["regions"] for row in rows] == [2, 2, 2, 2] and all(row["ratio"] > 0 for row in rows)
-    assert len(result.stdout.splitlines()) == 4 and "ratio" in result.stdout
+    assert [row["regions"] for row in rows] == [2, 2, 2, 2, 2] and all(row["ratio"] > 0 for row in rows)
+    assert len(result.stdout.splitlines()) == 5 and "ratio" in result.stdout
     assert Image.open(tmp_path / "sheet.jpg").width > 3 * 384 and (tmp_path / "map-2.png").is_file()
 
 

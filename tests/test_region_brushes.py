@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nst_core import NSTError
 from nst_core.region_presets import KEEP, MAIN, SECOND, THIRD, horizon_row, keep_the_subject, preset_labels, sky_mask
 from studio.region_brushes import BRUSHES, PALETTE, STROKE_ALPHA, map_values, outlined, painted_labels, tinted
 from studio.stylize_job import checked_regions, recipe_regions
@@ -102,7 +103,8 @@ def test_a_recipe_s_regions_come_back_as_the_map_and_names_the_studio_takes():
     region_map, names = map_values(labels)
     photo, painting = Image.new("RGB", (160, 120)), Image.new("RGB", (64, 64))
     recorded = checked_regions({"region_map": region_map, "region_paintings": names}, photo, [painting]).to_recipe()
-    restored_map, restored_names = recipe_regions(recorded)
+    restored_map, restored_names, *strengths = recipe_regions(recorded)
+    assert strengths == [1.0, 1.0, 1.0]
     assert restored_names == "#22c55e=photo, #a855f7=painting 1"
     assert (np.asarray(restored_map) == np.asarray(region_map)).all()
     blended = {**recorded, "regions": [{"colour": "#22c55e", "paintings": [0, 1]}]}
@@ -121,3 +123,20 @@ def test_the_overlay_draws_the_borders_between_regions_and_nothing_else():
     assert white[rows].all(), "the line crosses the whole picture"
     assert 198 <= rows.min() and rows.max() <= 202 and 1 < len(rows) <= 3, "about 1/250 of the side, at the border"
     assert (shown[~white] == (40, 30, 20)).all()
+
+
+def test_each_painting_s_strength_slider_sets_its_regions_strength():
+    labels = np.full((60, 80), MAIN)
+    labels[30:, :40] = KEEP
+    labels[30:, 40:] = SECOND
+    region_map, names = map_values(labels)
+    photo, painting = Image.new("RGB", (160, 120)), Image.new("RGB", (64, 64))
+    values = {"region_map": region_map, "region_paintings": names, "region_strength": 1.0, "region_strength_2": 0.5,
+              "region_strength_3": 2.0}
+    plan = checked_regions(values, photo, [painting, painting])
+    assert {region.label: region.strength for region in plan.regions} == {"#3b82f6": 0.5, "#22c55e": 1.0,
+                                                                          "#a855f7": 1.0}
+    recorded = plan.to_recipe()
+    assert recipe_regions(recorded)[2:] == (1.0, 0.5, 1.0)
+    with pytest.raises(NSTError, match="between 0 and 10"):
+        checked_regions({**values, "region_strength_2": 50.0}, photo, [painting, painting])

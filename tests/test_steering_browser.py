@@ -69,3 +69,24 @@ def test_a_weight_moved_during_a_run_steers_it_and_the_download_records_it(app_s
         page.locator("#chart").scroll_into_view_if_needed()
         (ROOT / "test-artifacts").mkdir(exist_ok=True)
         page.screenshot(path=str(ROOT / "test-artifacts" / "steered-run.png"))
+
+
+def test_a_region_s_strength_moved_during_a_run_steers_it(app_server, shared_images, tmp_path):  # noqa: F811
+    """Issue 23 (4): each region's strength, during a run: the sky's painting (the "sky only" preset) turned off
+    while it paints; the status says so and Stop's download records it."""
+    with studio_page(app_server.url, tmp_path / "profile", (1366, 768)) as page:
+        add_photo_and_painting(page, shared_images)
+        page.get_by_text("Regions: which painting goes where", exact=True).click()
+        page.click("#preset-sky-only")
+        page.wait_for_function("() => document.querySelector('#region-paintings textarea, #region-paintings input')"
+                               ".value.includes('photo')", timeout=30_000)
+        set_slider(page, "Output size (px)", 64)
+        set_slider(page, "Iterations", 300)
+        page.click("#run")
+        page.wait_for_function("() => /Step \\d+\\/300/.test(document.querySelector('#status').innerText)",
+                               timeout=60_000)
+        set_slider(page, "Strength of the first painting's regions", 0)
+        wait_for_status(page, "The #a855f7 region's strength 0 from step", 60)
+        stop_after_the_next_picture(page)
+        (change,) = downloaded_recipe(page, app_server.url)["schedule"]
+        assert change["strength:#a855f7"] == 0 and change["step"] > 1

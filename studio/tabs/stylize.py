@@ -19,7 +19,7 @@ from nst_core.fast.apply import instant_preview
 from nst_core.images import read_recipe
 from nst_core.lru import LRU
 from nst_core.regions import RegionPlan
-from nst_core.steering import Steering
+from nst_core.steering import STRENGTH, Steering
 
 from .. import controls
 from ..buttons import run_button, stop_button
@@ -31,7 +31,7 @@ from ..keepsakes import stopped_download
 from ..region_brushes import RegionBrushes, outlined
 from ..runner import status_update
 from ..scroll import bring_into_view
-from ..stylize_job import checked_inputs, checked_regions, recipe_regions, stylize_frames
+from ..stylize_job import checked_inputs, checked_regions, recipe_regions, strengths_by_colour, stylize_frames
 from ..tab import Result, Shared, amount, run_length
 from .compare import Compare
 
@@ -53,6 +53,7 @@ class StylizeTab:
         self.files, self.keepsakes = shared.files, shared.keepsakes
         self.compare = Compare(shared)
         self.steering: dict[str, Steering] = {}  # the running job's, by session: the sliders steer it
+        self.running_plans: dict[str, RegionPlan | None] = {}  # the running job's regions, by session
         self.brushes = RegionBrushes()
         self.replays: dict[str, list[dict]] = {}  # a restored recipe's schedule, by session, for its next run
         # The preview's overlay: whether a session shows its regions' borders on the result, and the regions of
@@ -101,14 +102,28 @@ class StylizeTab:
         except (NSTError, TypeError, ValueError):
             pass
 
+    def steer_strengths(self, first: Any, second: Any, third: Any, request: gr.Request) -> None:
+        """A region strength slider moved: the running job's regions painted by that painting take it."""
+        strengths = [first, second, third]
+        key = self.key(session_of(request))
+        steering, plan = self.steering.get(key), self.running_plans.get(key)
+        if steering is None or plan is None:
+            return
+        try:
+            steering.set(**{STRENGTH + label: value for label, value in strengths_by_colour(plan, strengths).items()})
+        except (NSTError, TypeError, ValueError):
+            pass
+
     def frames(self, inputs: Inputs, session: str) -> Iterator[tuple]:
         # A restored recipe's weight changes are replayed once, by the next run; the sliders steer it as well.
-        steering = self.steering[self.key(session)] = Steering(self.replays.pop(self.key(session), ()))
+        key = self.key(session)
+        steering = self.steering[key] = Steering(self.replays.pop(key, ()))
+        self.running_plans[key] = inputs[4]
         try:
             yield from self.painted(inputs, session, steering)
         finally:
-            if self.steering.get(self.key(session)) is steering:
-                del self.steering[self.key(session)]
+            if self.steering.get(key) is steering:
+                del self.steering[key], self.running_plans[key]
 
     def painted(self, inputs: Inputs, session: str, steering: Steering) -> Iterator[tuple]:
         content, styles, settings, show_layers, regions = inputs
@@ -164,7 +179,7 @@ class StylizeTab:
         the session's next Run (so the picture can be made again)."""
         recipe = read_recipe(file) if file else None
         values = (recipe or {}).get("settings")
-        skip = [gr.skip()] * (len(RESTORABLE) + 2)
+        skip = [gr.skip()] * (len(RESTORABLE) + 2 + len(controls.STRENGTHS))
         if not isinstance(values, dict):
             return [*skip, "That PNG carries no recipe (only images made here do)."]
         try:
@@ -188,7 +203,7 @@ class StylizeTab:
             self.replays[session] = schedule
             said.append(f"the next Run moves the weights as that run did ({len(schedule)} change"
                         f"{'s' if len(schedule) > 1 else ''})")
-        region_values = list(regions) if regions is not None else [None, ""]
+        region_values = list(regions) if regions is not None else [None, "", 1.0, 1.0, 1.0]
         return [*restored, *region_values, "; ".join(said) + ". Add the photo and paintings, then Run."]
 
     @staticmethod
@@ -221,6 +236,7 @@ class StylizeTab:
                 with gr.Accordion("Regions: which painting goes where", open=False):
                     self.brushes.layout()
                     place("regions")
+                    place("strengths")
             # The run's column: the status line (step, time left) above the picture, so both stay in view.
             with gr.Column(scale=1, min_width=300, elem_id="stylize-output"):
                 with gr.Row(elem_id="actions"):
@@ -285,9 +301,12 @@ class StylizeTab:
         weights = [self.controls[name] for name in ("style_weight_log10", "content_weight_log10", "tv_weight")]
         gr.on([weights[0].release, weights[1].release, weights[2].submit, weights[2].blur], self.steer, weights,
               None, queue=False, show_progress="hidden", api_visibility="private")
+        strengths = [self.controls[name] for name in controls.STRENGTHS]
+        gr.on([slider.release for slider in strengths], self.steer_strengths, strengths, None, queue=False,
+              show_progress="hidden", api_visibility="private")
         self.overlay.change(self.toggle_overlay, self.overlay, self.result, queue=False, show_progress="hidden",
                             api_visibility="private")
-        regions = [self.controls["region_map"], self.controls["region_paintings"]]
+        regions = [self.controls[name] for name in ("region_map", "region_paintings", *controls.STRENGTHS)]
         self.recipe_file.upload(self.restore, self.recipe_file, [self.controls[c.name] for c in RESTORABLE] +
                                 [*regions, self.status], api_visibility="private")
         self.compare.wire(self.inputs)
