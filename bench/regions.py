@@ -2,10 +2,11 @@
 
     python -m bench.regions --weights ../shared/weights/vgg16-caffe-features.pth --out docs/regions
 
-Each case is a photo from ../shared/images, a map drawn here from simple shapes (a sky band, a face's ellipse),
-and what paints each region. Every case runs plainly (its main painting over the whole photo) and with its map,
-at the engine's defaults, one after the other in this process, so the two-region run's time is a ratio against
-the plain run's: label the figures quiet or loaded. Writes the maps, the results, sheet.jpg and results.json.
+Each case is a photo from ../shared/images, a map (one of the studio's presets, or a simple shape drawn here: a
+sky band, a box), and what paints each region. Every case runs plainly (its main painting over the whole photo)
+and with its map, at the engine's defaults, one after the other in this process, so the two-region run's time is
+a ratio against the plain run's: label the figures quiet or loaded. Writes the maps, the results, sheet.jpg
+and results.json.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from nst_core import Settings, stylize_iter
 from nst_core.images import decode_image, resize_longest
+from nst_core.region_presets import KEEP, MAIN, SECOND, preset_labels
 from nst_core.regions import RegionPlan, make_plan
 
 from .pictures import SHARED_IMAGES as IMAGES
@@ -32,35 +35,47 @@ BLUE, GREEN, RED = (0, 0, 255), (0, 255, 0), (255, 0, 0)
 class Case:
     name: str
     photo: str
-    main: str  # the painting of every region the case names no other for
+    main: str  # the painting of every region the case names no other for (RED on the map)
     others: dict[tuple[int, int, int], str | None]  # a region's colour -> its painting, or None: keep the photo
-    shape: str  # how the map is drawn: "sky" (a band at the top, BLUE) or "face" (an ellipse, GREEN)
-    extent: float  # the band's height or the ellipse's width, as a share of the photo's
+    # How the map is drawn: a studio preset ("preset:sky only": nst_core.region_presets, its second painting BLUE
+    # and the photo kept GREEN), "sky" (a band at the top, BLUE) or "box" (a rectangle, GREEN).
+    shape: str
+    extent: tuple[float, ...] = ()  # the band's height, or the box's left, top, right, bottom, as shares
     painting_sky: float | None = None  # a map of the main painting too: its sky band's height (BLUE), as a share
 
 
 CASES = (
-    Case("two paintings split at the horizon", "tubingen.jpg", "the_scream.jpg", {BLUE: "starry_night.jpg"},
-         "sky", 0.36),
-    Case("sky only (the rest keeps the photo)", "golden_gate.jpg", "starry_night.jpg", {RED: None}, "sky", 0.45),
-    Case("keep the subject (a portrait painting)", "brad_pitt.jpg", "picasso_selfport1907.jpg", {GREEN: None},
-         "face", 0.5),
-    Case("sky from the painting's sky (a map of each)", "tubingen.jpg", "starry_night.jpg", {}, "sky", 0.36,
+    Case("two paintings split at the horizon (preset)", "tubingen.jpg", "the_scream.jpg", {BLUE: "starry_night.jpg"},
+         "preset:split at the horizon"),
+    Case("sky only, the rest keeps the photo (preset)", "golden_gate.jpg", "starry_night.jpg", {GREEN: None},
+         "preset:sky only"),
+    Case("keep the subject, a portrait painting (preset)", "brad_pitt.jpg", "picasso_selfport1907.jpg",
+         {GREEN: None}, "preset:keep the subject"),
+    Case("keep the houses, a portrait painting over them", "tubingen.jpg", "picasso_selfport1907.jpg", {GREEN: None},
+         "box", (0.5, 0.1, 1.0, 0.72)),
+    Case("sky from the painting's sky (a map of each)", "tubingen.jpg", "starry_night.jpg", {}, "sky", (0.36,),
          painting_sky=0.62),
 )
+PRESET_COLOURS = {MAIN: RED, SECOND: BLUE, KEEP: GREEN}
 
 
-def draw_map(size: tuple[int, int], case: Case, sky: float | None = None) -> Image.Image:
+def draw_map(size: tuple[int, int], case: Case, sky: float | None = None, photo: Image.Image | None = None
+             ) -> Image.Image:
     """The photo's map (or, given `sky`, a painting's: a sky band that high)."""
     width, height = size
+    if sky is None and case.shape.startswith("preset:"):
+        labels = preset_labels(case.shape.removeprefix("preset:"), photo)
+        colours = np.zeros((*labels.shape, 3), dtype=np.uint8)
+        for label, colour in PRESET_COLOURS.items():
+            colours[labels == label] = colour
+        return Image.fromarray(colours)
     image = Image.new("RGB", size, RED)
     draw = ImageDraw.Draw(image)
     if sky is not None or case.shape == "sky":
-        draw.rectangle([0, 0, width, round(height * (sky or case.extent))], fill=BLUE)
+        draw.rectangle([0, 0, width, round(height * (sky or case.extent[0]))], fill=BLUE)
     else:
-        half_w, half_h = width * case.extent / 2, height * case.extent * 0.75
-        centre_x, centre_y = width / 2, height * 0.45
-        draw.ellipse([centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h], fill=GREEN)
+        left, top, right, bottom = case.extent
+        draw.rectangle([left * width, top * height, right * width, bottom * height], fill=GREEN)
     return image
 
 
@@ -103,7 +118,7 @@ def main() -> None:
     tiles, results = [], []
     for index, case in enumerate(CASES):
         photo = decode_image(IMAGES / case.photo)
-        map_image = draw_map(photo.size, case)
+        map_image = draw_map(photo.size, case, photo=photo)
         plan, paintings = plan_for(case, photo, map_image)
         plain, plain_seconds = run(photo, paintings[:1], settings, None)
         painted, region_seconds = run(photo, paintings, settings, plan)

@@ -145,8 +145,9 @@ class RegionBrushes:
                 return gr.skip(), gr.skip(), gr.skip()  # nothing painted here: leave an uploaded map alone
             return (*map_values(labels), True)
 
-        # The map follows the strokes as they are painted and is read again at Run: in Gradio 6.31 a stroke's
-        # change event was sometimes never sent (seen in headless chromium), and a run must use what is on screen.
+        # The map follows the strokes as they are painted, and is read again at Run: Gradio 6.31's editor skips the
+        # first change after it is shown (its page's handler ignores the first call), so the map below can lag a
+        # stroke, and a run must use what is on the canvas.
         self.before_run = (strokes, [self.editor, self.base, self.painted],
                            [region_map, region_paintings, self.painted])
         self.editor.change(*self.before_run, **private)
