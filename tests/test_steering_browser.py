@@ -73,7 +73,7 @@ def test_a_weight_moved_during_a_run_steers_it_and_the_download_records_it(app_s
 
 def test_a_region_s_strength_moved_during_a_run_steers_it(app_server, shared_images, tmp_path):  # noqa: F811
     """Issue 23 (4): each region's strength, during a run: the sky's painting (the "sky only" preset) turned off
-    while it paints; the status says so and Stop's download records it."""
+    while it paints; the status says so and Stop's download records it, and the map."""
     with studio_page(app_server.url, tmp_path / "profile", (1366, 768)) as page:
         add_photo_and_painting(page, shared_images)
         page.get_by_text("Regions: which painting goes where", exact=True).click()
@@ -88,5 +88,10 @@ def test_a_region_s_strength_moved_during_a_run_steers_it(app_server, shared_ima
         set_slider(page, "Strength of the first painting's regions", 0)
         wait_for_status(page, "The #a855f7 region's strength 0 from step", 60)
         stop_after_the_next_picture(page)
-        (change,) = downloaded_recipe(page, app_server.url)["schedule"]
+        recipe = downloaded_recipe(page, app_server.url)
+        (change,) = recipe["schedule"]
         assert change["strength:#a855f7"] == 0 and change["step"] > 1
+        # Stop's download keeps the map too.
+        assert recipe["regions"]["regions"] == [{"colour": "#22c55e", "paintings": "photo"},
+                                                {"colour": "#a855f7", "paintings": [0]}]
+        assert recipe["regions"]["map_png"] and recipe["stopped_at_step"] >= change["step"]
