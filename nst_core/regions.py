@@ -28,11 +28,13 @@ from PIL import Image
 
 from .errors import NSTError, SettingsError
 from .images import decode_image
+from .names import block_of
 from .tiling import stride_of
 
 MIN_SHARE = 0.01  # a colour covering less of the map than this is an edge or a stray touch, not a region
 MAX_REGIONS = 8
 MAX_STRENGTH = 10.0  # a region's style strength: a multiple of the style weight for that region alone
+ERODED_FROM_BLOCK = 3  # layer masks are eroded from relu3 on (layer_mask)
 ASPECT_TOLERANCE = 0.03  # a map this much off the photo's shape (relative) is for another photo
 
 
@@ -194,9 +196,15 @@ def positions_inside(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
 
 def layer_mask(pixel_mask: torch.Tensor, layer: str) -> torch.Tensor:
     """A (1, 1, H, W) pixel mask -> the share of each of `layer`'s feature positions inside the region (area
-    pooling, as the layer's grid floors the image), eroded by one position; a region too small to survive erosion
-    at a deep layer keeps its pooled mask rather than vanish there."""
+    pooling, as the layer's grid floors the image), eroded by one position from relu3 on; a region too small to
+    survive erosion at a deep layer keeps its pooled mask rather than vanish there.
+
+    relu1 and relu2 positions see a few pixels each, so they barely reach over a border; eroded too, a band a few
+    pixels wide along every border had no region's colour and texture and showed as a pale line (looked at on the
+    split-at-the-horizon case at 3x: gone without their erosion)."""
     stride = stride_of(layer)
     pooled = F.avg_pool2d(pixel_mask, stride) if stride > 1 else pixel_mask
+    if block_of(layer) < ERODED_FROM_BLOCK:
+        return pooled
     eroded = -F.max_pool2d(-pooled, 3, stride=1, padding=1)  # max_pool2d pads with -inf: the picture's edge stays
     return eroded if eroded.sum() >= 1 else pooled
