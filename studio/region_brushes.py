@@ -29,8 +29,9 @@ PRESET_TINT = 0.45  # a preset's regions over the photo, a little lighter than a
 EDITOR_SIDE = 512  # the editor's picture (longest side): the map needs the photo's shape, not its pixels
 STROKE_ALPHA = 40  # of 255: fainter pixels are a stroke's antialiased edge, not paint
 BRUSH_NOTE = ("Paint on the photo: **purple** the first painting (it paints everywhere not painted), **blue** "
-              "painting 2, **orange** painting 3 (add them under *Blend up to three paintings*), **green** keeps the "
-              "photo. The eraser takes a stroke back. Or start from a preset and correct it.")
+              "painting 2, **orange** painting 3 (pick them from the gallery with *A gallery pick becomes*, or "
+              "upload them under *Blend up to three paintings*), **green** keeps the photo. The eraser takes a "
+              "stroke back. Or start from a preset and correct it.")
 PRESET_NOTES = {
     "keep the subject": "The middle of the photo keeps the photo (green): paint green over your subject's whole "
                         "shape, purple over what is not the subject.",
@@ -38,7 +39,8 @@ PRESET_NOTES = {
                 "brushes.",
     "split at the horizon": "The first painting above the horizon, painting 2 (blue) below it.",
 }
-NO_SECOND = " Add a second painting under *Blend up to three paintings*: the blue part is painted by it."
+NO_SECOND = (" Add a second painting (a gallery pick with *A gallery pick becomes: painting 2*, or under *Blend up "
+             "to three paintings*): the blue part is painted by it.")
 
 
 def editor_photo(photo: Image.Image) -> Image.Image:

@@ -139,3 +139,30 @@ def test_regions_painted_in_the_browser_steer_the_run(app_server, shared_images,
         said = drop_recipe(page, png, tmp_path)
         assert "its region map too" in said, said
         assert names.input_value() == "#22c55e=photo, #a855f7=painting 1"
+
+
+def test_split_at_the_horizon_paints_with_a_second_painting_picked_from_the_gallery(app_server, shared_images,  # noqa: F811
+                                                                                    tmp_path):
+    """Issue 23 (3): each region's painting from the gallery: "A gallery pick becomes: painting 2" fills the second
+    slot, and the "split at the horizon" preset's lower part is painted by it."""
+    with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
+        add_photo_and_painting(page, shared_images)  # the gallery's second thumbnail: the painting
+        page.locator("#gallery-target").get_by_text("painting 2", exact=True).click()
+        page.locator("#gallery button.thumbnail-item").nth(3).click()
+        page.get_by_text("Blend up to three paintings", exact=True).click()
+        page.wait_for_selector("#style-2 img", state="visible", timeout=30_000)
+        assert page.locator("#style img").first.get_attribute("src") != page.locator("#style-2 img").first \
+            .get_attribute("src"), "the pick went to painting 2, not over the first painting"
+        page.get_by_text("Regions: which painting goes where", exact=True).click()
+        page.click("#preset-split-at-the-horizon")
+        page.wait_for_function("() => document.querySelector('#region-paintings textarea, #region-paintings input')"
+                               ".value.includes('painting 2')", timeout=30_000)
+        assert "Add a second painting" not in page.locator("#regions-note").inner_text()
+        set_slider(page, "Output size (px)", 64)
+        set_slider(page, "Iterations", 3)
+        page.click("#run")
+        wait_for_status(page, "Done", 120)
+        recipe = downloaded_recipe(page, app_server.url)
+        assert recipe["regions"]["regions"] == [{"colour": "#3b82f6", "paintings": [1]},
+                                                {"colour": "#a855f7", "paintings": [0]}]
+        assert len(recipe["style_sizes"]) == 2

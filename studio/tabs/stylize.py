@@ -38,6 +38,7 @@ from .compare import Compare
 # When Run is pressed, the run's column (Run, the status line, the picture, the chart) is brought into view unless
 # it is all in view already: on a phone it is below the controls, on a laptop the chart was below the screen.
 SHOW_RESULT = bring_into_view("stylize-output", "chart")
+GALLERY_TARGETS = {"the painting": "style", "painting 2": "style_2", "painting 3": "style_3"}
 INSTANT_NOTE = ("A fast network's instant version of this painting (one pass, Fast tab); the optimisation "
                 "starts as soon as a compute slot is free…")
 
@@ -231,6 +232,9 @@ class StylizeTab:
                 place("paintings")
                 self.styles_gallery = gr.Gallery(value=self.gallery, label="Style gallery", columns=5, height="auto",
                                                  allow_preview=False, elem_id="gallery", object_fit="cover")
+                # Regions and blends use up to three paintings: a pick from the gallery goes where this says.
+                self.gallery_target = gr.Radio(list(GALLERY_TARGETS), value=next(iter(GALLERY_TARGETS)),
+                                               label="A gallery pick becomes", elem_id="gallery-target")
                 with gr.Accordion("Blend up to three paintings", open=False):
                     place("blend")
                 with gr.Accordion("Regions: which painting goes where", open=False):
@@ -269,10 +273,13 @@ class StylizeTab:
         self.compare.layout()
 
     def wire(self, tabs: gr.Tabs) -> None:
-        def pick_style(evt: gr.SelectData) -> str:
-            return self.gallery[evt.index][0]
+        def pick_style(target: str, evt: gr.SelectData) -> list:
+            chosen = GALLERY_TARGETS.get(target, "style")
+            return [self.gallery[evt.index][0] if name == chosen else gr.skip() for name in GALLERY_TARGETS.values()]
 
-        self.styles_gallery.select(pick_style, None, self.controls["style"], api_visibility="private")
+        self.styles_gallery.select(pick_style, self.gallery_target,
+                                   [self.controls[name] for name in GALLERY_TARGETS.values()],
+                                   api_visibility="private")
         for name, what in (("content", "photo"), ("style", "painting"), ("style_2", "second painting"),
                            ("style_3", "third painting"), ("region_map", "region map")):
             check_uploads(self.controls[name], what, self.status)
