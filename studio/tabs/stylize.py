@@ -249,11 +249,12 @@ class StylizeTab:
                 self.status = gr.Markdown("Ready.", elem_id="status")
                 self.result = gr.Image(label="Result (updates live)", format="webp", interactive=False,
                                        elem_id="result")
-                self.overlay = gr.Checkbox(label="Show the regions' borders on the result", value=False,
-                                           elem_id="regions-overlay")
                 self.chart = gr.LinePlot(x="step", y="loss", color="term", title="Loss (lower is closer)", height=260,
                                          elem_id="chart", color_map=TERM_COLOURS)
                 place("chart")
+                # Below the chart, as the per-layer checkbox: above it, it pushed the chart off a laptop's screen.
+                self.overlay = gr.Checkbox(label="Show the regions' borders on the result", value=False,
+                                           elem_id="regions-overlay")
                 self.download = gr.File(label="Download the PNG (its recipe is stored inside)", elem_id="download",
                                         interactive=False)
         with gr.Row():
