@@ -158,21 +158,30 @@ def make_plan(map_image: Image.Image, photo_size: tuple[int, int], named: dict[t
     return RegionPlan(labels.astype(np.int64), regions, map_image)
 
 
-def plan_from_recipe(recorded: Mapping[str, Any], photo_size: tuple[int, int],
-                     painting_sizes: Sequence[tuple[int, int]]) -> RegionPlan:
-    """A recipe's regions (RegionPlan.to_recipe) as a plan again, over a photo of `photo_size` and paintings of
-    `painting_sizes` (the run's, in its order); one sentence for regions that cannot be read or do not fit."""
+def read_recorded(recorded: Mapping[str, Any]) -> tuple[Image.Image, tuple[Region, ...], dict[int, Image.Image]]:
+    """A recipe's regions (RegionPlan.to_recipe) read back: the map, each region as recorded (strength too), and
+    the paintings' own maps by painting index; one sentence for regions that cannot be read."""
     try:
-        named = {parse_colour(region["colour"]): () if region["paintings"] == "photo"
-                 else tuple(int(index) for index in region["paintings"]) for region in recorded["regions"]}
+        regions = tuple(Region(parse_colour(region["colour"]),
+                               () if region["paintings"] == "photo" else tuple(int(i) for i in region["paintings"]),
+                               check_strength(region.get("strength", 1.0)))
+                        for region in recorded["regions"])
         map_image = decode_image(base64.b64decode(recorded["map_png"], validate=True))
         own = {int(index): decode_image(base64.b64decode(data, validate=True))
                for index, data in recorded.get("painting_maps", {}).items()}
-        strengths = {region["colour"]: float(region.get("strength", 1.0)) for region in recorded["regions"]}
     except (KeyError, TypeError, ValueError, AttributeError, binascii.Error, NSTError):
         raise SettingsError("The recipe's regions could not be read: it was not made here, or it was changed.") \
             from None
-    plan = make_plan(map_image, photo_size, named, ()).with_strengths(strengths)
+    return map_image, regions, own
+
+
+def plan_from_recipe(recorded: Mapping[str, Any], photo_size: tuple[int, int],
+                     painting_sizes: Sequence[tuple[int, int]]) -> RegionPlan:
+    """A recipe's regions as a plan again, over a photo of `photo_size` and paintings of `painting_sizes` (the
+    run's, in its order); one sentence for regions that cannot be read or do not fit."""
+    map_image, regions, own = read_recorded(recorded)
+    plan = make_plan(map_image, photo_size, {region.colour: region.paintings for region in regions}, ())
+    plan = plan.with_strengths({region.label: region.strength for region in regions})
     plan.check_paintings(len(painting_sizes))
     if any(index >= len(painting_sizes) for index in own):
         raise SettingsError(f"The recipe maps a painting the run does not have (it has {len(painting_sizes)}).")

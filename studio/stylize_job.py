@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,7 +18,7 @@ from nst_core import NSTError, Settings
 from nst_core.engine import Progress, check_paintings, plan_scales, resolve_backbone, stylize_iter
 from nst_core.features import pick_device
 from nst_core.images import decode_image
-from nst_core.regions import RegionPlan, hex_colour, make_plan, parse_colour
+from nst_core.regions import RegionPlan, make_plan, parse_colour, read_recorded
 from nst_core.steering import STRENGTH, Steering
 from nst_core.timelapse import film_every
 
@@ -93,20 +91,19 @@ def recipe_regions(recorded: Any) -> tuple[Image.Image, str, float, float, float
     the inverse of checked_regions; None where they cannot be read or the studio cannot name them (a region painted
     by a blend, or by a fourth painting: the command line can make those)."""
     try:
-        parts, strengths = [], [1.0, 1.0, 1.0]
-        for region in reversed(recorded["regions"]):  # the first region of a painting gives its strength
-            paintings = region["paintings"]
-            if paintings == "photo":
-                parts.append(f"{hex_colour(parse_colour(region['colour']))}=photo")
-            elif len(paintings) == 1 and int(paintings[0]) in PAINTING_WORDS.values():
-                parts.append(f"{hex_colour(parse_colour(region['colour']))}=painting {int(paintings[0]) + 1}")
-                strengths[int(paintings[0])] = float(region.get("strength", 1.0))
-            else:
-                return None
-        region_map = decode_image(base64.b64decode(recorded["map_png"], validate=True))
-        return region_map, ", ".join(reversed(parts)), *strengths
-    except (KeyError, TypeError, ValueError, binascii.Error, NSTError):
+        region_map, regions, _ = read_recorded(recorded)
+    except NSTError:
         return None
+    parts, strengths = [], [1.0, 1.0, 1.0]
+    for region in reversed(regions):  # the first region of a painting gives its strength
+        if region.keeps_photo:
+            parts.append(f"{region.label}=photo")
+        elif len(region.paintings) == 1 and region.paintings[0] in PAINTING_WORDS.values():
+            parts.append(f"{region.label}=painting {region.paintings[0] + 1}")
+            strengths[region.paintings[0]] = region.strength
+        else:
+            return None
+    return region_map, ", ".join(reversed(parts)), *strengths
 
 
 def status_line(event: Progress) -> str:

@@ -56,7 +56,7 @@ class StylizeTab:
         self.steering: dict[str, Steering] = {}  # the running job's, by session: the sliders steer it
         self.running_plans: dict[str, RegionPlan | None] = {}  # the running job's regions, by session
         self.brushes = RegionBrushes()
-        self.replays: dict[str, list[dict]] = {}  # a restored recipe's schedule, by session, for its next run
+        self.replays: LRU[str, list[dict]] = LRU(256)  # a restored recipe's schedule, by session, for its next run
         # The preview's overlay: whether a session shows its regions' borders on the result, and the regions of
         # the run that made its last picture.
         self.overlays: LRU[str, bool] = LRU(256)
@@ -118,7 +118,7 @@ class StylizeTab:
     def frames(self, inputs: Inputs, session: str) -> Iterator[tuple]:
         # A restored recipe's weight changes are replayed once, by the next run; the sliders steer it as well.
         key = self.key(session)
-        steering = self.steering[key] = Steering(self.replays.pop(key, ()))
+        steering = self.steering[key] = Steering(self.replays.pop(key) or ())
         self.running_plans[key] = inputs[4]
         try:
             yield from self.painted(inputs, session, steering)
@@ -199,9 +199,9 @@ class StylizeTab:
             said.append("not its regions (a blend or a fourth painting per region: the command line's --recipe "
                         "makes those)")
         session = self.key(session_of(request))
-        self.replays.pop(session, None)
+        self.replays.pop(session)
         if schedule:
-            self.replays[session] = schedule
+            self.replays.put(session, schedule)
             said.append(f"the next Run moves the weights as that run did ({len(schedule)} change"
                         f"{'s' if len(schedule) > 1 else ''})")
         region_values = list(regions) if regions is not None else [None, "", 1.0, 1.0, 1.0]
