@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -45,6 +45,7 @@ from .objective import Objective, ScaleContext, build_objective, group_totals
 from .regions import Region, RegionPlan, check_shape
 from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
 from .steering import STRENGTH, Steering, split
+from .step_graph import GraphedSteps, cuda_capture
 from .targets import Targets, prepare_targets, style_size
 from .tiling import Tiler
 
@@ -82,6 +83,8 @@ class Progress:
 # L-BFGS's curvature pairs were measured on the objective before a change of weights: measured by bench.steering,
 # restarting it (the image kept) converges better than going on with them.
 RESTART_ON_STEER = True
+CUDA_GRAPHS = True  # one graph of the whole step per scale on a GPU (step_graph.py); benches turn it off to compare
+GPU_READ_EVERY = 8  # steps read back at once on a GPU: at ~2 ms a step, the loss chart still moves 60 times a second
 
 
 def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
@@ -310,47 +313,73 @@ class _Run:
     def optimise_scale(self, image: torch.Tensor, steps: int, step: int, scale: int, sizes: list[tuple[int, int]]
                        ) -> Generator[Progress, None, tuple[torch.Tensor, Progress, str | None]]:
         """Optimise one scale, yielding a Progress per step except the run's last, which it returns
-        (with the image to keep, and why the run stopped early if it did) so the caller can attach the image."""
+        (with the image to keep, and why the run stopped early if it did) so the caller can attach the image.
+
+        Steps are queued ahead of their events: a step's values are read back with the next few (every step on
+        a CPU; guard.py), so its event comes when they are. A preview's step and the scale's last are read at
+        once, so a preview shows its own step's image."""
         s = self.s
         x = image.detach().clone().contiguous().requires_grad_(True)
-        guard = GuardedOptimiser(x, s.optimizer, s.learning_rate, self.divergences)
+        guard = GuardedOptimiser(x, s.optimizer, s.learning_rate, self.divergences, read_every(self.device))
         average = IterateAverage(x, s.average_decay) if s.average_decay else None
         self.tensors.update(x=x, guard=guard, average=average)
-        height, width = x.shape[-2:]
-        for _ in range(steps):
+        capture = step_capture(self.device)
+        # Tiles loop on the host and regions pick positions on it: those scales run eagerly.
+        graphed = GraphedSteps(guard, lambda: self.evaluate(x), lambda: id(self.objective), capture) \
+            if capture is not None and self.tiler is None and self.plan is None and s.optimizer == "lbfgs" else None
+        names: dict[int, tuple[str, ...]] = {}  # each queued step's term names (steering may change them)
+        steered: dict[int, dict[str, float]] = {}
+        last, stopped, event = step + steps, None, None
+        while step < last and stopped is None:
             step += 1
-            steered = self.steer(step, guard)
-            values, message = guard.step(lambda: self.evaluate(x), step)
-            self.divergences = guard.divergences
+            if changes := self.steer(step, guard):
+                steered[step] = changes
+            names[step] = self.objective.names
+            if graphed is not None:
+                graphed.step(step)
+            else:
+                guard.step(lambda: self.evaluate(x), step)
             if average is not None:
-                average.update(x)
-            elapsed, eta = self.clock.tick(scale)
-            stopped = None
-            if s.max_seconds and elapsed >= s.max_seconds:
+                average.update(guard.sound_image())
+            if s.max_seconds and self.clock.elapsed() >= s.max_seconds:
                 stopped = f"Stopped at the {s.max_seconds:g} s time limit after {step} steps."
-            elif guard.gave_up:
-                stopped = (f"Stopped after {step} steps: the loss stays non-finite even after rolling back; "
-                           "lower the weights or use fp32.")
-            last_of_run = stopped is not None or step == s.iterations
-            # Step 1 too: on a slow CPU the first picture should come in seconds, not after N steps.
-            wants_preview = (step % s.preview_every == 0 or step == 1) and not last_of_run
-            shown = average.get() if average is not None else x
-            event = Progress(
-                step=step, total=s.iterations,
-                loss=_json_number(values[0]),
-                terms=MappingProxyType({n: _json_number(v) for n, v in zip(self.objective.names, values[1:])}),
-                elapsed=elapsed, rate=step / elapsed if elapsed > 0 else 0.0, eta=eta,
-                size=(width, height), output_size=sizes[-1], scale=scale, scales=len(sizes), device=self.device_name,
-                tiles=len(self.tiler.tiles) if self.tiler else 1,
-                preview=self.display(shown) if wants_preview else None, message=message,
-                steered=MappingProxyType(steered) if steered else None)
-            if last_of_run:
-                break
-            yield event
+            read = guard.judged(flush=step == last or stopped is not None or self.wants_preview(step))
+            for number, values, message in read:
+                self.divergences = guard.divergences
+                if guard.gave_up and stopped is None:
+                    stopped = (f"Stopped after {number} steps: the loss stays non-finite even after rolling back; "
+                               "lower the weights or use fp32.")
+                run_over = stopped is not None or step == s.iterations
+                shown = average.get() if average is not None else x
+                event = self.progress(number, values, names.pop(number), scale, sizes, message=message,
+                                      steered=steered.pop(number, None),
+                                      preview=self.display(shown) if self.wants_preview(number) and not run_over
+                                      else None)
+                # A read takes every step queued, so the run's last event is the last of the read that ends it.
+                if not (run_over and number == read[-1][0]):
+                    yield event
         # The average of the steps when averaging (a rolled-back run gave up: its best image instead), else
         # the best evaluated point.
         keep = average.get() if average is not None and not guard.gave_up else guard.result()
         return keep.clone(), event, stopped
+
+    def wants_preview(self, step: int) -> bool:
+        # Step 1 too: on a slow CPU the first picture should come in seconds, not after N steps.
+        return step % self.s.preview_every == 0 or step == 1
+
+    def progress(self, step: int, values: list[float], names: Sequence[str], scale: int,
+                 sizes: list[tuple[int, int]], **extra: Any) -> Progress:
+        """The event of a step whose values have been read."""
+        elapsed, eta = self.clock.tick(scale)
+        width, height = (self.tensors["x"].shape[-1], self.tensors["x"].shape[-2])
+        steered = extra.pop("steered", None)
+        return Progress(
+            step=step, total=self.s.iterations, loss=_json_number(values[0]),
+            terms=MappingProxyType({n: _json_number(v) for n, v in zip(names, values[1:])}),
+            elapsed=elapsed, rate=step / elapsed if elapsed > 0 else 0.0, eta=eta,
+            size=(width, height), output_size=sizes[-1], scale=scale, scales=len(sizes), device=self.device_name,
+            tiles=len(self.tiler.tiles) if self.tiler else 1,
+            steered=MappingProxyType(steered) if steered else None, **extra)
 
     def steer(self, step: int, guard: GuardedOptimiser) -> dict[str, float]:
         """Apply the weights steering has for `step`: the objective rebuilt with them, the same image; recorded."""
@@ -378,6 +407,17 @@ class _Run:
             gc.collect()
             with contextlib.suppress(RuntimeError):
                 torch.cuda.empty_cache()
+
+
+def step_capture(device: torch.device) -> Callable | None:
+    """How a scale's step is captured as a graph on this device (step_graph.py), or None to run it eagerly."""
+    return cuda_capture if CUDA_GRAPHS and device.type == "cuda" else None
+
+
+def read_every(device: torch.device) -> int:
+    """Steps whose values are read back together: on a GPU each read makes the host wait for the device, so
+    a few at a time (a divergence is then caught that many steps late); on a CPU there is nothing to wait for."""
+    return GPU_READ_EVERY if device.type == "cuda" else 1
 
 
 def _json_number(value: float) -> float | None:

@@ -71,6 +71,9 @@ class Clock:
         self.total = sum(p * n for p, n in zip(self.pixels, shares))
         self.done = 0.0
 
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
     def tick(self, scale: int) -> tuple[float, float]:
         """One step at `scale` (1-based) is done: (elapsed, eta) in seconds."""
         self.done += self.pixels[scale - 1]
