@@ -6,10 +6,11 @@
 
 For each size it prints ms per step, steps per second, peak memory, the ratio to the reference, and the
 arithmetic rate against the analytic FLOP count (forward + backward to the pixels = 2x forward, since the
-weights are frozen), next to this machine's own measured matrix-multiply rate. Three rows per size: the
-textbook loop, the engine, and the engine streaming a preview image on every step (the studio asks for
-one every 10), whose ratio to the engine row is the most streaming can cost. Each row is the median of
-`--rounds` interleaved measurements.
+weights are frozen), next to this machine's own measured matrix-multiply rate. Rows per size: the
+textbook loop, the engine, the engine streaming a preview image on every step (the studio asks for
+one every 10), whose ratio to the engine row is the most streaming can cost, and the network alone (the floor
+no step goes under); on a GPU also the engine without its CUDA graph (what the graph buys). Each row is the
+median of `--rounds` interleaved measurements; on a GPU give --steps well above the graph's warm-up (20+).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from pathlib import Path
 
 import torch
 
-from nst_core import Settings, stylize_iter
+from nst_core import Settings, engine, stylize_iter
 from nst_core.backbones import VGGFeatures, load_backbone
 from nst_core.cpu_memory import keep_freed_memory
-from nst_core.features import pick_device
+from nst_core.features import FeatureExtractor, pick_device
 from nst_core.images import decode_image, resize_longest, to_pil, to_tensor
+from nst_core.step_graph import cuda_capture, on_side_stream
 
 from .machine import machine_name, matmul_rate, peak_memory, reset_peak_memory, sync
 from .textbook import CONTENT_LAYER, STYLE_LAYERS, textbook_stylize
@@ -67,6 +69,42 @@ def time_reference(model: VGGFeatures, content: torch.Tensor, style: torch.Tenso
 
     run(1)  # first calls build the convolution kernels for these shapes
     return (run(steps + 1) - run(1)) / steps
+
+
+def time_network_floor(model: VGGFeatures, content: torch.Tensor, settings: Settings, steps: int) -> float:
+    """Seconds per forward + backward to the pixels of the network alone, as the engine runs it (precision, memory
+    format; on a GPU one CUDA graph of the pass): what no step can go under."""
+    extract = FeatureExtractor(model, content.device, settings.precision)
+    layers = [settings.content_layer, *settings.style_layers]
+    x = content.clone().requires_grad_(True)
+
+    def work() -> torch.Tensor:
+        found = extract(x, layers)
+        total = sum(f.float().square().mean() for f in found.values())
+        total.backward()
+        return total.detach()
+
+    run = work
+    if content.device.type == "cuda":
+        on_side_stream(work)
+        replay, _ = cuda_capture(work)
+        run = replay
+    run()
+    sync(content.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        run()
+    sync(content.device)
+    return (time.perf_counter() - start) / steps
+
+
+def time_engine_without_graphs(content, style, settings: Settings, model: VGGFeatures) -> float:
+    """The engine with every step launched kernel by kernel (engine.CUDA_GRAPHS off): what the graph buys."""
+    engine.CUDA_GRAPHS = False
+    try:
+        return time_engine(content, style, settings, model)
+    finally:
+        engine.CUDA_GRAPHS = True
 
 
 def preview_seconds(content: torch.Tensor) -> float:
@@ -137,7 +175,12 @@ def main() -> None:
             "nst_core engine": partial(time_engine, content_img, style_img, settings, model),
             "nst_core, a preview every step":
                 partial(time_engine, content_img, style_img, replace(settings, preview_every=1), model),
+            "the network alone (forward + backward), the floor":
+                partial(time_network_floor, model, content, settings, args.steps),
         }
+        if device.type == "cuda":
+            measures["nst_core engine, no CUDA graph"] = partial(time_engine_without_graphs, content_img, style_img,
+                                                                 settings, model)
         samples: dict[str, list[float]] = {name: [] for name in measures}
         peaks: dict[str, str] = {}
         for _round in range(args.rounds):  # interleaved, so a slow spell of a shared machine hits every row

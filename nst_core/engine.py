@@ -327,6 +327,7 @@ class _Run:
         # Tiles loop on the host and regions pick positions on it: those scales run eagerly.
         graphed = GraphedSteps(guard, lambda: self.evaluate(x), lambda: id(self.objective), capture) \
             if capture is not None and self.tiler is None and self.plan is None and s.optimizer == "lbfgs" else None
+        self.tensors["graphed"] = graphed  # its graph holds a memory pool: released with the run
         names: dict[int, tuple[str, ...]] = {}  # each queued step's term names (steering may change them)
         steered: dict[int, dict[str, float]] = {}
         last, stopped, event = step + steps, None, None

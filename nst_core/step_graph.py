@@ -82,6 +82,8 @@ class GraphedSteps:
         try:
             self.replay, self.result = self.capture(lambda: self.guard.advance(self.evaluate))
             self.captures += 1
+        except torch.OutOfMemoryError:
+            raise  # the engine reports it with a sentence, as it does for an eager step
         except RuntimeError as error:  # something in the step cannot be captured: stay eager
             log.warning("The step could not be captured as a CUDA graph (%s); going on without one.", error)
             self.failed, self.replay = True, None

@@ -34,8 +34,8 @@ step "machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$OUT/summary.txt"
 run 60 1 python3 -c "import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.get_device_name())"
 
-step "1. the GPU tests (bf16 against fp32 on the real weights, CUDA out of memory, memory freed on close)"
-run 100 4 python3 -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py
+step "1. the GPU tests (bf16 against fp32, CUDA out of memory, memory freed, no sync in a step, the step's graph)"
+run 150 4 python3 -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py
 
 step "2. the CLI's default run (256 px, 150 steps), as a newcomer runs it: wall time including start-up"
 run 45 4 bash -c "time python3 -m nst_core '$photo' '$painting' -o '$OUT/cli-256.png' --quiet"
@@ -58,8 +58,8 @@ for png in sorted((out / "large").glob("*.png")):
 print("pictures:", ", ".join(p.name for p in sorted(out.glob("*.jpg"))))
 PY
 
-step "4. per step: the engine against the textbook loop, 512 to 4096 px"
-run 120 8 python3 -m bench --device cuda --weights "$NST_WEIGHTS" --sizes 512 1024 2048 4096 --steps 10 \
+step "4. per step: the engine (graphed, and without its graph) against the textbook loop and the network alone"
+run 180 14 python3 -m bench --device cuda --weights "$NST_WEIGHTS" --sizes 512 1024 2048 --steps 30 \
   --rounds 3 --json "$OUT/bench-gpu.json"
 
 step "5. the style losses' cost per step (bf16 network, losses in fp32)"
@@ -69,7 +69,24 @@ run 60 5 python3 -m bench.style_losses --device cuda --precision auto --weights 
 step "6. several visitors' jobs in one batch"
 run 60 6 python3 -m bench.batching --device cuda --weights "$NST_WEIGHTS" --sizes 512 1024 --batch 4
 
-step "7. where a 512 px step goes (operator profile)"
+step "7. a visitor's wait: the first preview after Run, and the whole default run, at 256 and 512 px (warm)"
+run 90 4 python3 - "$NST_WEIGHTS" "$photo" "$painting" <<'PY'
+import sys, time
+from nst_core import Settings, stylize_iter
+from nst_core.backbones import load_backbone
+weights, photo, painting = sys.argv[1:]
+load_backbone(weights)  # the studio loads it once, before any visitor
+for size in (256, 512, 256, 512):  # the first pair warms CUDA's kernels up; the second is reported
+    start = time.perf_counter()
+    first = None
+    for event in stylize_iter(photo, painting, Settings(size=size, weights=weights, device="cuda")):
+        if first is None and event.preview is not None:
+            first = time.perf_counter() - start
+    print(f"{size} px default run: first preview {first * 1e3:.0f} ms, whole run {time.perf_counter() - start:.2f} s"
+          f" ({event.step} steps)")
+PY
+
+step "8. where a 512 px step goes (operator profile)"
 run 60 25 python3 -m bench --device cuda --weights "$NST_WEIGHTS" --sizes 512 --steps 10 --rounds 1 --profile
 
 rm -f "$OUT/step.log"

@@ -27,7 +27,7 @@ def table_rows(stdout: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in body]
 
 
-def test_bench_prints_three_rows_per_size_and_writes_them_as_json(shared_images, tmp_path):
+def test_bench_prints_four_rows_per_size_on_a_cpu_and_writes_them_as_json(shared_images, tmp_path):
     out = tmp_path / "bench.json"
     result = bench("bench", "--weights", "untrained", "--sizes", "48", "64", "--steps", "3", "--threads", "1",
                    "--json", str(out), "--profile")
@@ -36,7 +36,8 @@ def test_bench_prints_three_rows_per_size_and_writes_them_as_json(shared_images,
     rows = report["rows"]
     assert [(r["size"], r["implementation"]) for r in rows] == [
         (size, name) for size in (48, 64)
-        for name in ("textbook loop (fp32, NCHW)", "nst_core engine", "nst_core, a preview every step")]
+        for name in ("textbook loop (fp32, NCHW)", "nst_core engine", "nst_core, a preview every step",
+                     "the network alone (forward + backward), the floor")]
     assert len(table_rows(result.stdout)) == len(rows)
     for row in rows:
         assert row["ms_per_step"] > 0 and row["steps_per_s"] == pytest.approx(1e3 / row["ms_per_step"])

@@ -1,11 +1,13 @@
-"""GPU checks (skip without CUDA; CI has none): bf16 autocast agrees with fp32, and memory is freed."""
+"""GPU checks (skip without CUDA; CI has none): bf16 autocast agrees with fp32, memory is freed, no step waits
+for the GPU and the CUDA graph of the step paints what eager steps paint."""
 
 import numpy as np
 import pytest
 import torch
 
-from nst_core import Settings, stylize, stylize_iter
+from nst_core import Settings, engine, guard, stylize, stylize_iter
 from nst_core.config import INITS, STYLE_LOSSES
+from nst_core.step_graph import GraphedSteps
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")]
@@ -63,3 +65,44 @@ def test_every_style_loss_runs_tiled_on_the_gpu(real_weights, shared_images, sty
                     Settings(size=320, tile_size=192, iterations=3, style_loss=style_loss, weights=str(real_weights),
                              device="cuda"))
     assert image.size == (320, 240)
+
+
+def test_a_step_never_waits_for_the_gpu(real_weights, shared_images, monkeypatch):
+    """CUDA's own detector turns any synchronisation inside a step into an error (tests/test_no_sync.py counts
+    the host reads on a CPU)."""
+    step = guard.GuardedOptimiser.step
+
+    def strict(self, evaluate, number):
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            step(self, evaluate, number)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+    monkeypatch.setattr(guard.GuardedOptimiser, "step", strict)
+    monkeypatch.setattr(engine, "CUDA_GRAPHS", False)
+    events = list(stylize_iter(shared_images / "tubingen.jpg", shared_images / "starry_night.jpg",
+                               Settings(size=256, iterations=30, weights=str(real_weights), device="cuda")))
+    assert [e.step for e in events] == list(range(1, 31)) and events[-1].loss < events[0].loss
+
+
+def test_graphed_steps_paint_what_eager_steps_paint(real_weights, shared_images, monkeypatch):
+    """At 512 px, 60 steps of the default objective: the run through CUDA graphs (one capture, then replays)
+    against the same run launched kernel by kernel."""
+    captures = []
+    record = GraphedSteps.record
+
+    def counted(self):
+        record(self)
+        captures.append(self.replay is not None)
+
+    monkeypatch.setattr(GraphedSteps, "record", counted)
+    settings = Settings(size=512, iterations=60, coarse_to_fine=False, weights=str(real_weights), device="cuda")
+    photo, painting = shared_images / "tubingen.jpg", shared_images / "starry_night.jpg"
+    graphed = list(stylize_iter(photo, painting, settings))
+    assert captures == [True]
+    monkeypatch.setattr(engine, "CUDA_GRAPHS", False)
+    eager = list(stylize_iter(photo, painting, settings))
+    assert graphed[-1].loss == pytest.approx(eager[-1].loss, rel=0.05)
+    difference = np.abs(np.asarray(graphed[-1].preview, np.float32) - np.asarray(eager[-1].preview, np.float32))
+    assert difference.mean() / 255 < 0.04
