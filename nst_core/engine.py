@@ -152,6 +152,19 @@ def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSour
     against the backbone, image shapes, the device) happens before the first step, so a front end hears of a
     mistake at once.
     """
+    run, sizes = prepare_run(content, styles, settings, backbone=backbone, init_image=init_image, regions=regions,
+                             steering=steering)
+    try:
+        yield from run.events(sizes)
+    finally:
+        run.release()
+
+
+def prepare_run(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
+                *, backbone: VGGFeatures | None = None, init_image: ImageSource | None = None,
+                regions: RegionPlan | None = None, steering: Steering | None = None
+                ) -> tuple[_Run, list[tuple[int, int]]]:
+    """A run checked and set up (stylize_iter's arguments), and the sizes of its scales; nothing computed yet."""
     settings = settings or Settings()
     content_img = decode_image(content)
     style_list = [styles] if isinstance(styles, (str, bytes, Image.Image)) or hasattr(styles, "__fspath__") \
@@ -174,10 +187,7 @@ def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSour
     run.start_image = decode_image(init_image) if init_image is not None else None
     run.plan = regions
     run.steering = steering
-    try:
-        yield from run.events(sizes)
-    finally:
-        run.release()
+    return run, sizes
 
 
 class _Run:
@@ -207,6 +217,8 @@ class _Run:
         self.asked = settings  # the settings the run was started with (self.s follows the steering)
         self.strengths: dict[str, float] = {}  # regions' strengths steered so far, by "#rrggbb"
         self.finer = 0
+        # Driven step by step with other runs (together.py): the loop pauses (yields None) before each step.
+        self.lockstep = False
 
     def prepare_scale(self, size: tuple[int, int], finer: int = 0) -> Targets:
         """Targets, tiles and the objective for the scale `finer` scales above the coarsest."""
@@ -260,6 +272,8 @@ class _Run:
 
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
         """[total, each term...] at x (detached), with their gradient in x.grad: at once, or tile by tile."""
+        if x.grad is not None:
+            x.grad.zero_()  # in place: a CUDA graph of the step keeps the gradient's address
         if self.tiler is not None:
             return self.objective.tiled(x, self.tiler, self.extract)
         values = self.objective(x, self.extract)
@@ -274,7 +288,8 @@ class _Run:
                 image = color.recombine_luminance(image.clamp(0, 1), self.targets.content_rgb)
             return to_pil(image)
 
-    def events(self, sizes: list[tuple[int, int]]) -> Iterator[Progress]:
+    def events(self, sizes: list[tuple[int, int]]) -> Iterator[Progress | None]:
+        """The run's events; None between them where the run is in lockstep (`self.lockstep`)."""
         shares = split_iterations(self.s.iterations, len(sizes), self.s.scale_step_ratio)
         self.clock = Clock(sizes, shares)
         step = 0
@@ -311,7 +326,7 @@ class _Run:
                        recipe=MappingProxyType(recipe))
 
     def optimise_scale(self, image: torch.Tensor, steps: int, step: int, scale: int, sizes: list[tuple[int, int]]
-                       ) -> Generator[Progress, None, tuple[torch.Tensor, Progress, str | None]]:
+                       ) -> Generator[Progress | None, None, tuple[torch.Tensor, Progress, str | None]]:
         """Optimise one scale, yielding a Progress per step except the run's last, which it returns
         (with the image to keep, and why the run stopped early if it did) so the caller can attach the image.
 
@@ -326,7 +341,8 @@ class _Run:
         capture = step_capture(self.device)
         # Tiles loop on the host and regions pick positions on it: those scales run eagerly.
         graphed = GraphedSteps(guard, lambda: self.evaluate(x), lambda: id(self.objective), capture) \
-            if capture is not None and self.tiler is None and self.plan is None and s.optimizer == "lbfgs" else None
+            if capture is not None and self.tiler is None and self.plan is None and s.optimizer == "lbfgs" \
+            and not self.lockstep else None
         self.tensors["graphed"] = graphed  # its graph holds a memory pool: released with the run
         names: dict[int, tuple[str, ...]] = {}  # each queued step's term names (steering may change them)
         steered: dict[int, dict[str, float]] = {}
@@ -336,6 +352,8 @@ class _Run:
             if changes := self.steer(step, guard):
                 steered[step] = changes
             names[step] = self.objective.names
+            if self.lockstep:
+                yield None  # poised to evaluate step `step`: together.py evaluates a batch of runs here
             if graphed is not None:
                 graphed.step(step)
             else:

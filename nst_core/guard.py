@@ -87,8 +87,9 @@ class GuardedOptimiser:
         return self.failures >= MAX_FAILURES
 
     def step(self, evaluate: Callable[[], torch.Tensor], number: int) -> None:
-        """Queue step `number`: `evaluate()` fills x.grad and returns the detached loss terms (total first). Nothing
-        here reads a value on the host; the terms reach `judged` through the readback."""
+        """Queue step `number`: `evaluate()` sets x.grad (in place, where it exists: a CUDA graph keeps its address)
+        and returns the detached loss terms (total first). Nothing here reads a value on the host; the terms reach
+        `judged` through the readback."""
         self.file(number, self.advance(evaluate))
 
     def file(self, number: int, row: torch.Tensor) -> None:
@@ -102,8 +103,6 @@ class GuardedOptimiser:
 
         def closure() -> torch.Tensor:
             nonlocal terms
-            if self.x.grad is not None:
-                self.x.grad.zero_()
             terms = evaluate()
             return terms[0]
 

@@ -165,7 +165,11 @@ class Objective:
 
     def __call__(self, image: torch.Tensor, extract: FeatureExtractor) -> torch.Tensor:
         """[total, each term...] at the whole `image`, differentiable."""
-        found = extract(image, self.layers)
+        return self.from_features(image, extract(image, self.layers))
+
+    def from_features(self, image: torch.Tensor, found: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """[total, each term...] from the image's features at `self.layers` (computed once for a batch of
+        images: together.py)."""
         return self.stack({term.name: term.value(image if term.layer is None else found[term.layer])
                            for term in self.terms})
 

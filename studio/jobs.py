@@ -5,8 +5,7 @@
   job is refused at once instead, which frees its queue slot immediately.
 - `Frame`: what a job yields. Plain values only: on ZeroGPU the job runs in a forked worker process and every
   yielded value is pickled on its way back.
-- `on_gpu`: the ZeroGPU wrapper (`spaces.GPU` with a duration computed from the job's arguments); the job
-  runs as it is where the `spaces` package is absent.
+(The ZeroGPU wrapper of a job is `zerogpu.on_gpu`.)
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from PIL import Image
 
-Job = TypeVar("Job", bound=Callable[..., Any])
 WAIT_POLL = 0.25  # seconds between looks at the board while waiting for a slot
 
 
@@ -86,15 +84,6 @@ class JobBoard:
             ahead = self.ahead_of(ticket)
             yield f"The studio is busy: {ahead} job{'s' if ahead != 1 else ''} ahead of yours…"
             time.sleep(WAIT_POLL)
-
-
-def on_gpu(duration: Callable[..., int]) -> Callable[[Job], Job]:
-    """ZeroGPU's `spaces.GPU(duration=...)` where the `spaces` package is installed (a no-op off ZeroGPU)."""
-    try:
-        import spaces
-    except ImportError:
-        return lambda job: job
-    return spaces.GPU(duration=duration)
 
 
 def session_of(request: Any) -> str:

@@ -18,9 +18,11 @@ from .room import Room
 from .runner import JobRunner
 from .tab import Shared, Tab
 from .tabs import studio_tabs
+from .zerogpu import sign_in_offered
 
 INTRO = ("# Neural Style Studio\nUpload a photo, pick a painting, press **Run**, and watch gradient descent "
          "repaint the photo step by step (Gatys et al.). Every knob is explained below it.")
+SIGN_IN_LABEL = "Sign in for your own GPU quota"
 CSS = (Path(__file__).parent / "studio.css").read_text()
 JS = (Path(__file__).parent / "legend.js").read_text()  # run once as the page loads: charts' legends wrap
 
@@ -45,6 +47,8 @@ def build_demo(limits: Limits, tabs: Callable[[Shared], list[Tab]] = studio_tabs
     with StudioBlocks(title="Neural Style Studio", delete_cache=(120, 600)) as demo:
         with gr.Row(elem_id="header"):
             gr.Markdown(INTRO, elem_id="intro", scale=4)
+            if sign_in_offered():  # GPU time is a daily quota there, per IP address for visitors not signed in
+                gr.LoginButton(SIGN_IN_LABEL, elem_id="sign-in", scale=1, min_width=240)
             room.projector_toggle()
         with gr.Tabs() as switcher:
             for tab in page:

@@ -19,15 +19,25 @@ from nst_core.engine import Progress, check_paintings, plan_scales, resolve_back
 from nst_core.features import pick_device
 from nst_core.images import decode_image
 from nst_core.regions import RegionPlan, make_plan, parse_colour, read_recorded
+from nst_core.schedule import split_iterations
 from nst_core.steering import STRENGTH, Steering
 from nst_core.timelapse import film_every
 
 from . import controls
-from .jobs import Frame, on_gpu
+from .jobs import Frame
 from .limits import Limits
 from .runner import Throttle
+from .zerogpu import on_gpu
 
-SECONDS_PER_MEGAPIXEL_STEP = 0.02  # ZeroGPU reservation per step (GPU, bf16); generous against notes/performance.md
+# One engine step on a GPU by the pixels it optimises, measured on an H200 (docs/gpu.md; the step before it was
+# graphed, so an upper bound): 512x384 9.5 ms, 1024x768 15.7 ms, 2048x1536 148 ms (tiled).
+MEASURED_GPU_STEPS = ((512 * 384, 0.0095), (1024 * 768, 0.0157), (2048 * 1536, 0.148))
+# ZeroGPU lends a slice of an H200 (its default device is "H200 MIG 3g.71gb": 3 of 7 parts), so a step there may
+# take about twice as long; and a call cut short loses the visitor's picture, so the margin is generous.
+ZERO_GPU_MARGIN = 3.0
+START_SECONDS = 15  # the weights onto the GPU, the painting's targets, the first kernels
+ZERO_GPU_MAX_CALL = 120  # seconds a free call may declare; a job asking for more would be refused
+CPU_FALLBACK_SIDE = 512  # the largest picture the CPU paints when ZeroGPU refuses a job
 
 
 def checked_inputs(values: dict[str, Any], limits: Limits) -> tuple[Image.Image, list[Image.Image], Settings]:
@@ -140,15 +150,39 @@ def chart_rows(event: Progress, show_layers: bool) -> list[dict]:
     return [{"step": event.step, "loss": value, "term": term} for term, value in terms.items() if value is not None]
 
 
+def gpu_step_seconds(pixels: int) -> float:
+    """Seconds of one step at `pixels`, from MEASURED_GPU_STEPS: linear between them, the first below them (a
+    small step costs its launches, not its pixels), proportional to the pixels above them."""
+    (low, low_seconds), *_ = MEASURED_GPU_STEPS
+    if pixels <= low:
+        return low_seconds
+    for (a, a_seconds), (b, b_seconds) in zip(MEASURED_GPU_STEPS, MEASURED_GPU_STEPS[1:]):
+        if pixels <= b:
+            return a_seconds + (b_seconds - a_seconds) * (pixels - a) / (b - a)
+    top, top_seconds = MEASURED_GPU_STEPS[-1]
+    return top_seconds * pixels / top
+
+
 def gpu_seconds(content: Image.Image, styles: list, settings: Settings, show_layers: bool,
                 init_image: Image.Image | None = None, film: bool = False, **_: Any) -> int:
-    """ZeroGPU seconds to reserve for a job: its steps at their pixel counts, within the server's job limit (it is
-    called with the job's arguments; steering and regions change the time little)."""
-    megapixels = settings.size ** 2 * 0.75 / 1e6
-    return int(min(settings.max_seconds, 20 + settings.iterations * (0.004 + SECONDS_PER_MEGAPIXEL_STEP * megapixels)))
+    """ZeroGPU seconds to declare for a job (it is called with the job's arguments): its steps at each scale's
+    pixels, with the margin and the start, within the server's job limit and one free call."""
+    sizes = plan_scales(content.size, settings)
+    shares = split_iterations(settings.iterations, len(sizes), settings.scale_step_ratio)
+    steps = sum(count * gpu_step_seconds(width * height) for (width, height), count in zip(sizes, shares))
+    return math.ceil(min(settings.max_seconds or math.inf, ZERO_GPU_MAX_CALL,
+                         START_SECONDS + ZERO_GPU_MARGIN * steps))
 
 
-@on_gpu(duration=gpu_seconds)
+def stylize_on_cpu(content: Image.Image, styles: list, settings: Settings, *rest: Any, **options: Any
+                   ) -> tuple[tuple, dict, str]:
+    """The job for the CPU when ZeroGPU refuses it: on the CPU, at most CPU_FALLBACK_SIDE px."""
+    side = min(settings.size, CPU_FALLBACK_SIDE)
+    change = f" at {side} px" if side < settings.size else ""
+    return (content, styles, replace(settings, device="cpu", size=side), *rest), options, change
+
+
+@on_gpu(duration=gpu_seconds, on_cpu=stylize_on_cpu)
 def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Settings,
                    show_layers: bool, init_image: Image.Image | None = None, film: bool = False,
                    steering: Steering | None = None, regions: RegionPlan | None = None) -> Iterator[Frame]:

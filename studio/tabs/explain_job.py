@@ -24,9 +24,10 @@ from nst_core.images import decode_image
 from nst_core.names import LAYER_CHOICES
 
 from .. import controls
-from ..jobs import Frame, on_gpu, session_of
+from ..jobs import Frame, session_of
 from ..runner import Throttle, status_update
 from ..tab import Shared, amount
+from ..zerogpu import on_gpu
 
 LABELS = {"layers": "What each layer sees", "channel": "What a channel looks for",
           "reconstruct": "Content from each layer", "texture": "Style from growing layer sets",
@@ -52,7 +53,7 @@ def gpu_seconds(view: str, pictures: list, options: dict, seconds: float) -> int
     return int(min(seconds, 120))
 
 
-@on_gpu(duration=gpu_seconds)
+@on_gpu(duration=gpu_seconds, on_cpu=None)  # views pick their device themselves
 def view_frames(view: str, pictures: list[Image.Image | None], options: dict[str, Any],
                 seconds: float) -> Iterator[Frame]:
     """The view's events as Frames, as often as a Throttle allows (panels at most every PANEL_INTERVAL, and when

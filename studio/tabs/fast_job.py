@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import gradio as gr
@@ -26,11 +27,12 @@ from nst_core.images import decode_image
 from nst_core.lru import LRU
 
 from ..charts import loss_table
-from ..jobs import Frame, on_gpu, session_of
+from ..jobs import Frame, session_of
 from ..keepsakes import stopped_download
 from ..runner import Throttle, reported, status_update, user_errors
 from ..stylize_job import stylize_frames
 from ..tab import Shared
+from ..zerogpu import on_gpu
 
 LIVE_SIDE = 256  # webcam frames are stylized at this size: >= 10 frames/s on two CPU cores (bench.fast)
 # Training in the studio: the shipped models' recipe (nst_core.fast.train defaults) on the visitor's photo alone.
@@ -56,7 +58,12 @@ def train_seconds(photo: Image.Image, painting: Image.Image, settings: TrainSett
     return int(settings.max_seconds) + 30
 
 
-@on_gpu(duration=train_seconds)
+def train_on_cpu(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str
+                 ) -> tuple[tuple, dict, str]:
+    return (photo, painting, replace(settings, device="cpu"), style), {}, ""
+
+
+@on_gpu(duration=train_seconds, on_cpu=train_on_cpu)
 def train_frames(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str) -> Iterator[Frame]:
     """Training as Frames, as often as a Throttle allows: the network's output on the photo, the loss, and the best
     network so far (as model-file bytes) whenever it changes."""

@@ -1,0 +1,130 @@
+"""ZeroGPU: declared durations from measured step times, a spent quota answered on the CPU with one sentence, and
+the sign-in button. The refusals are the real `spaces` package's own (its error builder, with its titles); only
+the scheduling that would need a ZeroGPU Space is stood in for."""
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+from nst_core import Settings
+from studio import stylize_job, zerogpu
+from studio.stylize_job import gpu_seconds, gpu_step_seconds, stylize_frames, stylize_on_cpu
+from studio.tabs.explain_job import view_frames
+
+spaces_errors = pytest.importorskip("spaces.zero.gradio", reason="the spaces package (requirements-dev.txt)")
+QUOTA = "You have exceeded your free ZeroGPU quota (57s requested vs. 12s left). Try again in 13:12:01."
+
+
+def refusing(title: str, message: str, durations: list):
+    """A stand-in for spaces.GPU on a ZeroGPU Space whose scheduler refuses every call as the package does."""
+
+    def gpu(duration):
+        def wrap(job):
+            def refused(*args, **kwargs):
+                durations.append(duration(*args, **kwargs))
+                raise spaces_errors.error(title, message)
+                yield  # a generator, as spaces wraps one
+            return refused
+        return wrap
+
+    return gpu
+
+
+@pytest.fixture
+def quota_spent(monkeypatch):
+    import spaces
+
+    durations: list[int] = []
+    monkeypatch.setattr(spaces, "GPU", refusing("ZeroGPU quota exceeded", QUOTA, durations))
+    return durations
+
+
+def test_a_spent_quota_paints_on_the_cpu_after_one_sentence(quota_spent, real_weights, shared_images):
+    job = zerogpu.on_gpu(gpu_seconds, stylize_on_cpu)(stylize_frames)
+    photo = Image.open(shared_images / "tubingen.jpg").convert("RGB")
+    painting = Image.open(shared_images / "starry_night.jpg").convert("RGB")
+    settings = Settings(size=1024, iterations=4, weights=str(real_weights), device="auto", coarse_to_fine=False)
+    frames = list(job(photo, [painting], settings, False))
+    assert quota_spent and 15 <= quota_spent[0] <= 120  # the duration it declared, from the job's arguments
+    said = frames[0].status
+    assert "free GPU time is used up" in said and "Sign in" in said and "on the CPU instead at 512 px" in said
+    assert "Error" not in said and "Traceback" not in said
+    assert frames[-1].done and max(frames[-1].image.size) == 512 and frames[-1].recipe["settings"]["device"] == "cpu"
+
+
+def test_a_job_too_long_for_one_call_runs_on_the_cpu(monkeypatch, real_weights, shared_images):
+    import spaces
+
+    monkeypatch.setattr(spaces, "GPU", refusing("ZeroGPU illegal duration",
+                                                "The requested GPU duration (300s) is larger than the maximum allowed",
+                                                []))
+    job = zerogpu.on_gpu(gpu_seconds, stylize_on_cpu)(stylize_frames)
+    photo = Image.open(shared_images / "tubingen.jpg").convert("RGB")
+    settings = Settings(size=96, iterations=3, weights=str(real_weights), coarse_to_fine=False)
+    frames = list(job(photo, [photo], settings, False))
+    assert frames[0].status == ("This job needs longer on the GPU than one free call may take. Running on the CPU "
+                                "instead: slower, but it runs.")
+    assert frames[-1].done and max(frames[-1].image.size) == 96
+
+
+def test_an_explain_view_says_when_to_retry_instead_of_failing(quota_spent):
+    job = zerogpu.on_gpu(lambda *args: 60, None)(view_frames)
+    frames = list(job("layers", [None, None], {}, 30.0))
+    assert len(frames) == 1 and "free GPU time is used up" in frames[0].status
+    assert frames[0].status.endswith("Try again later.")
+
+
+def test_other_errors_are_not_taken_for_a_spent_quota(monkeypatch):
+    import spaces
+
+    monkeypatch.setattr(spaces, "GPU", refusing("Error", "CUDA error: an illegal memory access", []))
+    job = zerogpu.on_gpu(lambda *args: 60, None)(view_frames)
+    with pytest.raises(gr.Error, match="illegal memory access"):
+        list(job("layers", [None, None], {}, 30.0))
+
+
+def test_off_zero_gpu_a_job_runs_as_it_is():
+    """The installed spaces package outside a ZeroGPU Space hands the job back: no wrapper, no fallback."""
+    assert not zerogpu.on_zero_gpu()
+    assert zerogpu.on_gpu(lambda *args: 60, None)(view_frames) is view_frames
+
+
+def test_declared_seconds_follow_the_measured_steps():
+    assert gpu_step_seconds(100 * 100) == gpu_step_seconds(512 * 384) == 0.0095  # launch-bound below 512 px
+    assert gpu_step_seconds(1024 * 768) == pytest.approx(0.0157)
+    assert 0.0157 < gpu_step_seconds(1536 * 1152) < 0.148
+    assert gpu_step_seconds(4096 * 3072) == pytest.approx(4 * 0.148)
+    photo = Image.new("RGB", (1024, 768))
+    small, large = (gpu_seconds(photo, [], Settings(size=size), False) for size in (256, 2048))
+    assert stylize_job.START_SECONDS < small < large <= stylize_job.ZERO_GPU_MAX_CALL
+    assert gpu_seconds(photo, [], Settings(size=4096, iterations=2000), False) == stylize_job.ZERO_GPU_MAX_CALL
+    assert gpu_seconds(photo, [], Settings(size=2048, max_seconds=17), False) == 17
+
+
+def as_a_zero_gpu_space_with_sign_in(monkeypatch) -> None:
+    """The variables a ZeroGPU Space with `hf_oauth: true` has (values made up: nothing is fetched to build)."""
+    import gradio.oauth
+
+    values = {"SPACES_ZERO_GPU": "true", "SYSTEM": "spaces", "SPACE_ID": "school/studio", "OAUTH_CLIENT_ID": "id",
+              "OAUTH_CLIENT_SECRET": "secret", "OAUTH_SCOPES": "openid profile",
+              "OPENID_PROVIDER_URL": "https://huggingface.co"}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+        if hasattr(gradio.oauth, name):  # read once, when Gradio is imported
+            monkeypatch.setattr(gradio.oauth, name, value)
+
+
+def sign_in_buttons(demo) -> list:
+    return [block for block in demo.blocks.values() if isinstance(block, gr.LoginButton)]
+
+
+def test_the_sign_in_button_is_on_a_zero_gpu_space_with_sign_in_only(monkeypatch):
+    from studio import Limits, build_demo
+    from studio.page import SIGN_IN_LABEL
+
+    assert not sign_in_buttons(build_demo(Limits()))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")  # ZeroGPU, but the Space has no `hf_oauth: true`
+    assert not sign_in_buttons(build_demo(Limits()))
+    as_a_zero_gpu_space_with_sign_in(monkeypatch)
+    buttons = sign_in_buttons(build_demo(Limits()))
+    assert len(buttons) == 1 and buttons[0].value == SIGN_IN_LABEL
