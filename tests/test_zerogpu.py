@@ -11,8 +11,22 @@ from studio import stylize_job, zerogpu
 from studio.stylize_job import gpu_seconds, gpu_step_seconds, stylize_frames, stylize_on_cpu
 from studio.tabs.explain_job import view_frames
 
-spaces_errors = pytest.importorskip("spaces.zero.gradio", reason="the spaces package (requirements-dev.txt)")
+from .conftest import missing
+
 QUOTA = "You have exceeded your free ZeroGPU quota (57s requested vs. 12s left). Try again in 13:12:01."
+
+
+def spaces_package():
+    try:
+        import spaces.zero.gradio
+    except ImportError:
+        missing("the spaces package is not installed (requirements-dev.txt has it)")
+    return spaces
+
+
+def spaces_error(title: str, message: str) -> gr.Error:
+    """The refusal the `spaces` package raises, built by the package itself."""
+    return spaces_package().zero.gradio.error(title, message)
 
 
 def refusing(title: str, message: str, durations: list):
@@ -22,7 +36,7 @@ def refusing(title: str, message: str, durations: list):
         def wrap(job):
             def refused(*args, **kwargs):
                 durations.append(duration(*args, **kwargs))
-                raise spaces_errors.error(title, message)
+                raise spaces_error(title, message)
                 yield  # a generator, as spaces wraps one
             return refused
         return wrap
@@ -32,7 +46,7 @@ def refusing(title: str, message: str, durations: list):
 
 @pytest.fixture
 def quota_spent(monkeypatch):
-    import spaces
+    spaces = spaces_package()
 
     durations: list[int] = []
     monkeypatch.setattr(spaces, "GPU", refusing("ZeroGPU quota exceeded", QUOTA, durations))
@@ -53,7 +67,7 @@ def test_a_spent_quota_paints_on_the_cpu_after_one_sentence(quota_spent, real_we
 
 
 def test_a_job_too_long_for_one_call_runs_on_the_cpu(monkeypatch, real_weights, shared_images):
-    import spaces
+    spaces = spaces_package()
 
     monkeypatch.setattr(spaces, "GPU", refusing("ZeroGPU illegal duration",
                                                 "The requested GPU duration (300s) is larger than the maximum allowed",
@@ -75,7 +89,7 @@ def test_an_explain_view_says_when_to_retry_instead_of_failing(quota_spent):
 
 
 def test_other_errors_are_not_taken_for_a_spent_quota(monkeypatch):
-    import spaces
+    spaces = spaces_package()
 
     monkeypatch.setattr(spaces, "GPU", refusing("Error", "CUDA error: an illegal memory access", []))
     job = zerogpu.on_gpu(lambda *args: 60, None)(view_frames)
@@ -128,3 +142,44 @@ def test_the_sign_in_button_is_on_a_zero_gpu_space_with_sign_in_only(monkeypatch
     as_a_zero_gpu_space_with_sign_in(monkeypatch)
     buttons = sign_in_buttons(build_demo(Limits()))
     assert len(buttons) == 1 and buttons[0].value == SIGN_IN_LABEL
+
+
+@pytest.mark.server
+def test_a_long_training_is_cut_into_calls_that_each_go_on_from_the_last(inprocess_app, tmp_path, monkeypatch):
+    """On ZeroGPU (calls cut to 5 s here, against 90 s in use) a 12 s training is three calls, each resuming the
+    last one's checkpoint: the steps go on, one network comes out, trained 12 s in all."""
+    from gradio_client import Client, handle_file
+
+    from nst_core.fast.model import load_model
+    from studio.tabs import fast_job
+
+    from .apphelpers import wait_job
+    from .conftest import ROOT, gradient_image
+
+    calls = []
+    train_frames = fast_job.train_frames
+
+    def counted(photo, painting, settings, style, **resume):
+        steps = []
+        calls.append((settings.max_seconds, resume.get("started"), steps))
+        for frame in train_frames(photo, painting, settings, style, **resume):
+            steps += [frame.step] if frame.step else []
+            yield frame
+
+    monkeypatch.setattr(fast_job, "on_zero_gpu", lambda: True)
+    monkeypatch.setattr(fast_job, "TRAIN_CALL_SECONDS", 5)
+    monkeypatch.setattr(fast_job, "train_frames", counted)
+    _app, url = inprocess_app
+    photo = tmp_path / "photo.png"
+    gradient_image(120, 90, seed=3).save(photo)
+    job = Client(url, verbose=False, download_files=str(tmp_path / "downloads")).submit(
+        handle_file(photo), handle_file(ROOT / "styles" / "gallery" / "stained_glass.png"), 12, api_name="/fast_train")
+    wait_job(job, 240)
+    statuses = [out[1] for out in job.outputs()]
+    assert [(limit, started) for limit, started, _ in calls] == [(5, 0.0), (10, 5), (12, 10)]
+    for (*_, before), (*_, after) in zip(calls, calls[1:]):
+        assert before and after and after[0] == before[-1] + 1  # the next call goes on where the last one stopped
+    assert any("GPU call 1 of 3 done" in status for status in statuses)
+    assert "Done" in statuses[-1] and "GPU call" not in statuses[-1]
+    trained = load_model(job.outputs()[-1][3])
+    assert trained.meta["training_seconds"] >= 12 and trained.meta["steps_done"] == calls[-1][-1][-1]

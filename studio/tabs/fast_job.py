@@ -8,9 +8,12 @@ kind of result is kept under a key of its own, for Stop and for the history stri
 
 from __future__ import annotations
 
+import math
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
@@ -32,7 +35,7 @@ from ..keepsakes import stopped_download
 from ..runner import Throttle, reported, status_update, user_errors
 from ..stylize_job import stylize_frames
 from ..tab import Shared
-from ..zerogpu import on_gpu
+from ..zerogpu import on_gpu, on_zero_gpu
 
 LIVE_SIDE = 256  # webcam frames are stylized at this size: >= 10 frames/s on two CPU cores (bench.fast)
 # Training in the studio: the shipped models' recipe (nst_core.fast.train defaults) on the visitor's photo alone.
@@ -52,26 +55,42 @@ def train_key(session: str) -> str:
     return session + "/train"
 
 
+TRAIN_CALL_SECONDS = 90  # on ZeroGPU a training is cut into calls this long: declared with 30 s more, a free call's 120
+
 # --- the training job (on ZeroGPU it runs in the GPU worker: plain values in, Frames out) --------------------
 
-def train_seconds(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str) -> int:
-    return int(settings.max_seconds) + 30
+def train_seconds(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str,
+                  checkpoint: str | None = None, started: float = 0.0) -> int:
+    """ZeroGPU seconds for one call: the training still to do in it, and 30 s to load and save."""
+    return int(settings.max_seconds - started) + 30
 
 
-def train_on_cpu(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str
-                 ) -> tuple[tuple, dict, str]:
-    return (photo, painting, replace(settings, device="cpu"), style), {}, ""
+def training_calls(seconds: float) -> list[float]:
+    """The time limits, counted from the start, of the calls a training of `seconds` is cut into: calls of at most
+    TRAIN_CALL_SECONDS on ZeroGPU, where a longer call is refused; one call elsewhere."""
+    if not on_zero_gpu():
+        return [seconds]
+    return [min(seconds, TRAIN_CALL_SECONDS * k) for k in range(1, math.ceil(seconds / TRAIN_CALL_SECONDS) + 1)]
+
+
+def train_on_cpu(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str,
+                 **resume: Any) -> tuple[tuple, dict, str]:
+    return (photo, painting, replace(settings, device="cpu"), style), resume, ""
 
 
 @on_gpu(duration=train_seconds, on_cpu=train_on_cpu)
-def train_frames(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str) -> Iterator[Frame]:
+def train_frames(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str,
+                 checkpoint: str | None = None, started: float = 0.0) -> Iterator[Frame]:
     """Training as Frames, as often as a Throttle allows: the network's output on the photo, the loss, and the best
-    network so far (as model-file bytes) whenever it changes."""
+    network so far (as model-file bytes) whenever it changes. With `checkpoint` (a file path: on ZeroGPU this runs
+    in another process), training goes on from that file if it exists and leaves its state there, until
+    `settings.max_seconds` of training in all; `started` is how much of that earlier calls did."""
     yield Frame("Loading the VGG weights (first run only, then they stay loaded)…")
     photos = PhotoSet.of([("your photo", photo)], keep_side=round(settings.crop * 2))
     rows: list[dict] = []
     throttle = Throttle()
-    events = train_iter(painting, photos, settings, style_name=style, sample=photo)
+    events = train_iter(painting, photos, settings, style_name=style, sample=photo,
+                        checkpoint=Path(checkpoint) if checkpoint else None, resume=checkpoint is not None)
     try:
         for event in events:
             rows += [{"step": event.step, "loss": value, "term": term}
@@ -174,7 +193,7 @@ class FastJobs:
         recipe = {"settings": {"training_seconds": settings.max_seconds}}
         self.keepsakes.begin(key)
         rows: list[dict] = []
-        for frame in train_frames(image, art, settings, "your painting"):
+        for frame in self.train_in_calls(image, art, settings):
             rows += frame.rows
             chart = loss_table(rows) if frame.rows else gr.skip()
             if "model" in frame.meta:
@@ -186,6 +205,27 @@ class FastJobs:
                 self.keepsakes.keep(key, frame.image, recipe, frame.image.size, frame.step, total=0)
                 picture = self.files.frame(frame.image, "webp")
             yield picture, frame.status, chart, model_file
+
+    def train_in_calls(self, image: Image.Image, art: Image.Image, settings: TrainSettings) -> Iterator[Frame]:
+        """The training's Frames over as many GPU calls as it is cut into (training_calls), each going on from the
+        last one's checkpoint; a call's end is the training's only at the last call, or when all steps are done."""
+        ends = training_calls(settings.max_seconds)
+        if len(ends) == 1:
+            yield from train_frames(image, art, settings, "your painting")
+            return
+        with tempfile.TemporaryDirectory(prefix="nst-train-") as folder:
+            checkpoint, started = str(Path(folder) / "training.ckpt"), 0.0
+            for call, end in enumerate(ends, start=1):
+                for frame in train_frames(image, art, replace(settings, max_seconds=end), "your painting",
+                                          checkpoint=checkpoint, started=started):
+                    finished = frame.done and (call == len(ends) or frame.step >= settings.steps)
+                    if frame.done and not finished:
+                        frame = replace(frame, done=False, status=f"{frame.status}\n\nGPU call {call} of {len(ends)} "
+                                        "done: the next one goes on from here…")
+                    yield frame
+                    if finished:
+                        return
+                started = end
 
     def model_download(self, session: str) -> str | None:
         """The session's best trained network as a downloadable model file, which the menu's file box loads."""
