@@ -335,7 +335,7 @@ class _Run:
         once, so a preview shows its own step's image."""
         s = self.s
         x = image.detach().clone().contiguous().requires_grad_(True)
-        guard = GuardedOptimiser(x, s.optimizer, s.learning_rate, self.divergences, read_every(self.device))
+        guard = GuardedOptimiser(x, s.optimizer, s.learning_rate, self.divergences, read_every(self.device), steps)
         average = IterateAverage(x, s.average_decay) if s.average_decay else None
         self.tensors.update(x=x, guard=guard, average=average)
         capture = step_capture(self.device)

@@ -45,13 +45,16 @@ class GuardedOptimiser:
 
     `step` queues a step and returns nothing; `judged` gives back the steps whose values have been read, each
     with its loss terms and a message if it was rolled back or restarted. `read_every` steps are read together
-    (1: each step at once). `divergences` counts rollbacks over the whole run (every scale): each halves the step
-    size of the fresh optimiser, so a restart cannot cycle through the same failure.
+    (1: each step at once); `steps`, where known, is how many steps it will take. `divergences` counts rollbacks
+    over the whole run (every scale): each halves the step size of the fresh optimiser, so a restart cannot cycle
+    through the same failure.
     """
 
     def __init__(self, x: torch.Tensor, optimizer: str, learning_rate: float, divergences: int = 0,
-                 read_every: int = 1) -> None:
+                 read_every: int = 1, steps: int | None = None) -> None:
         self.x, self.kind, self.learning_rate = x, optimizer, learning_rate
+        # L-BFGS's buffers are allocated whole: no more pairs than the steps that can fill them
+        self.history = min(lbfgs_history(x), steps or LBFGS_HISTORY)
         self.divergences = divergences
         self.best_loss = torch.full((), math.inf, device=x.device)
         self.best = x.detach().clone()
@@ -69,7 +72,7 @@ class GuardedOptimiser:
         damping = 0.5 ** self.divergences
         if self.kind == "adam":
             return torch.optim.Adam([self.x], lr=self.learning_rate * damping, capturable=self.x.is_cuda)
-        return DeviceLBFGS(self.x, lr=damping, history=lbfgs_history(self.x))
+        return DeviceLBFGS(self.x, lr=damping, history=self.history)
 
     def objective_changed(self, restart: bool) -> None:
         """The loss now measures something else (weights steered): earlier losses no longer compare with the next
