@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import gradio as gr
@@ -28,8 +29,7 @@ CpuVersion = Callable[..., tuple[tuple, dict, str]]
 # The titles of the `spaces` package's refusals (spaces/zero/client.py, 0.51) that running on the CPU answers.
 OUT_OF_GPU_TIME = {"ZeroGPU quota exceeded", "ZeroGPU pending credits exceeded"}
 TOO_LONG = {"ZeroGPU illegal duration"}
-SIGN_IN = ("Sign in with Hugging Face (the button at the top) for a GPU quota of your own: visitors who are not "
-           "signed in share one per network address, so a whole class shares one.")
+SHARED_QUOTA = "visitors who are not signed in share one per network address, so a whole class shares one."
 
 
 def on_zero_gpu() -> bool:
@@ -75,8 +75,10 @@ def on_gpu(duration: Callable[..., int], on_cpu: CpuVersion | None) -> Callable[
                 yield Frame(f"{why} Try again later.")
                 return
             cpu_args, cpu_kwargs, change = on_cpu(*args, **kwargs)
-            yield Frame(f"{why} Running on the CPU instead{change}: slower, but it runs.")
-            yield from job(*cpu_args, **cpu_kwargs)
+            said = f"{why} Running on the CPU instead{change}: slower, but it runs."
+            yield Frame(said)
+            for frame in job(*cpu_args, **cpu_kwargs):  # the sentence stays under the job's own status lines
+                yield replace(frame, status=f"{frame.status}\n\n{said}") if frame.status else frame
 
         return with_fallback  # type: ignore[return-value]
 
@@ -87,7 +89,8 @@ def refused_because(refusal: gr.Error) -> str | None:
     """The visitor's sentence for a ZeroGPU refusal that the CPU can answer; None for any other error."""
     title = getattr(refusal, "title", None)
     if title in OUT_OF_GPU_TIME:
-        return f"Today's free GPU time is used up. {SIGN_IN}"
+        where = "with Hugging Face (the button at the top)" if sign_in_offered() else "to huggingface.co"
+        return f"Today's free GPU time is used up. Sign in {where} for a GPU quota of your own: {SHARED_QUOTA}"
     if title in TOO_LONG:
         return "This job needs longer on the GPU than one free call may take."
     return None

@@ -64,6 +64,7 @@ def test_a_spent_quota_paints_on_the_cpu_after_one_sentence(quota_spent, real_we
     assert "free GPU time is used up" in said and "Sign in" in said and "on the CPU instead at 512 px" in said
     assert "Error" not in said and "Traceback" not in said
     assert frames[-1].done and max(frames[-1].image.size) == 512 and frames[-1].recipe["settings"]["device"] == "cpu"
+    assert all(frame.status.endswith(said) for frame in frames if frame.status)  # it stays said while the CPU works
 
 
 def test_a_job_too_long_for_one_call_runs_on_the_cpu(monkeypatch, real_weights, shared_images):
@@ -136,12 +137,17 @@ def test_the_sign_in_button_is_on_a_zero_gpu_space_with_sign_in_only(monkeypatch
     from studio import Limits, build_demo
     from studio.page import SIGN_IN_LABEL
 
+    def told() -> str:
+        return zerogpu.refused_because(spaces_error("ZeroGPU quota exceeded", QUOTA))
+
     assert not sign_in_buttons(build_demo(Limits()))
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")  # ZeroGPU, but the Space has no `hf_oauth: true`
     assert not sign_in_buttons(build_demo(Limits()))
+    assert "Sign in to huggingface.co" in told()  # no button to point at
     as_a_zero_gpu_space_with_sign_in(monkeypatch)
     buttons = sign_in_buttons(build_demo(Limits()))
     assert len(buttons) == 1 and buttons[0].value == SIGN_IN_LABEL
+    assert "Sign in with Hugging Face (the button at the top)" in told()
 
 
 @pytest.mark.server
@@ -183,3 +189,59 @@ def test_a_long_training_is_cut_into_calls_that_each_go_on_from_the_last(inproce
     assert "Done" in statuses[-1] and "GPU call" not in statuses[-1]
     trained = load_model(job.outputs()[-1][3])
     assert trained.meta["training_seconds"] >= 12 and trained.meta["steps_done"] == calls[-1][-1][-1]
+
+
+@pytest.mark.browser
+def test_a_classroom_sees_the_sign_in_button_at_the_top(monkeypatch, tmp_path):
+    """The page of a ZeroGPU Space with sign-in, in a real browser: the button is at the top, beside the
+    projector switch, where the quota sentence says it is."""
+    from studio import Limits, build_demo, launch_options
+    from studio.page import SIGN_IN_LABEL
+
+    from .apphelpers import free_port, studio_page
+
+    as_a_zero_gpu_space_with_sign_in(monkeypatch)
+    demo = build_demo(Limits())
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                **launch_options(Limits()))
+    try:
+        with studio_page(f"http://127.0.0.1:{port}", tmp_path / "profile") as page:
+            button = page.locator("#sign-in")
+            button.wait_for(state="visible")
+            assert SIGN_IN_LABEL in button.inner_text()
+            top = button.bounding_box()
+            assert top["y"] < page.locator("#run").bounding_box()["y"]  # above the tabs, not lost below them
+            page.screenshot(path=str(tmp_path / "sign-in.png"))
+    finally:
+        demo.close()
+
+
+@pytest.mark.browser
+def test_a_spent_quota_in_the_browser_is_a_sentence_and_a_picture(inprocess_app, quota_spent, monkeypatch,
+                                                                   shared_images, tmp_path):
+    """Run on a ZeroGPU Space whose quota is spent: the status says why and that the CPU paints instead, all the
+    while it does; the picture comes; no red badge, no stuck button."""
+    from studio.tabs import stylize
+
+    from .apphelpers import set_slider, studio_page
+
+    monkeypatch.setattr(stylize, "stylize_frames", zerogpu.on_gpu(gpu_seconds, stylize_on_cpu)(stylize_frames))
+    _app, url = inprocess_app
+    with studio_page(url, tmp_path / "profile") as page:
+        page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
+        page.wait_for_selector("#content img", state="visible", timeout=30_000)
+        page.locator("#gallery button.thumbnail-item").nth(1).click()  # no fast network: no instant picture
+        page.wait_for_selector("#style img", state="visible", timeout=30_000)
+        set_slider(page, "Output size (px)", 64)
+        set_slider(page, "Iterations", 3)
+        page.click("#run")
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Done')",
+                               timeout=120_000)
+        status = page.locator("#status").inner_text()
+        assert "Today's free GPU time is used up" in status and "Running on the CPU instead" in status
+        assert quota_spent, "the GPU call was never asked for"
+        assert page.locator("#result img").first.get_attribute("src")
+        page.wait_for_selector("#run:not([disabled])", timeout=10_000)
+        assert page.locator(".error, .toast-body.error").count() == 0
+        page.screenshot(path=str(tmp_path / "quota-spent.png"))
