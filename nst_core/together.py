@@ -70,14 +70,12 @@ class Together:
     def __iter__(self) -> Iterator[tuple[int, Progress | NSTError]]:
         try:
             while self.events:
-                poised = []
                 for index in list(self.events):
-                    for event in self.advance(index):
-                        yield index, event
-                    if index in self.events:
-                        poised.append(index)
-                if poised:
-                    self.evaluate(poised)
+                    if index in self.events:  # (not stopped while another run's event was being shown)
+                        for event in self.advance(index):
+                            yield index, event
+                if self.events:  # every run still going is paused before its next step
+                    self.evaluate(list(self.events))
         finally:
             for index in list(self.events):
                 self.stop(index)

@@ -26,6 +26,9 @@ class Limits:
     train_seconds: float = 180.0  # NST_TRAIN_SECONDS: wall clock of one fast-network training, then it keeps its best
     queue_size: int = 32  # NST_QUEUE_SIZE: Gradio's queue; beyond it, "queue is full"
     compute_slots: int = 1  # NST_COMPUTE_SLOTS: jobs computing at once; the rest wait first come first served
+    # NST_BATCH_JOBS: on a GPU server (not ZeroGPU), up to this many visitors' Stylize runs of one shape share the
+    # network's pass (studio/batches.py); 1 computes each alone. A CPU always computes them alone.
+    batch_jobs: int = 4
     # Gradio keeps ~135 kB of state per session (each API call is one) up to 10000 sessions (~1.3 GB); the
     # studio keeps nothing there it needs, so a smaller bound only caps memory.
     state_sessions: int = 500  # NST_STATE_SESSIONS
@@ -59,5 +62,5 @@ def set_up_process(limits: Limits) -> None:
             torch.set_num_threads(limits.torch_threads)
         keep_freed_memory()  # worker threads then share the one reusable heap (nst_core.cpu_memory)
     # torch.optim's first optimiser imports torch._dynamo (2.9 s on two cores): do that while the page loads,
-    # not after the first Run.
-    threading.Thread(target=lambda: torch.optim.LBFGS([torch.zeros(1, requires_grad=True)]), daemon=True).start()
+    # not after the first Run with Adam (L-BFGS is the engine's own, nst_core/lbfgs.py).
+    threading.Thread(target=lambda: torch.optim.Adam([torch.zeros(1, requires_grad=True)]), daemon=True).start()

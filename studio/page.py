@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
+from .batches import Batches, batch_size
 from .files import ServedFiles
 from .jobs import JobBoard
 from .keepsakes import Keepsakes
@@ -40,8 +41,10 @@ class StudioBlocks(gr.Blocks):
 def build_demo(limits: Limits, tabs: Callable[[Shared], list[Tab]] = studio_tabs) -> gr.Blocks:
     """The whole studio for one server: one job runner, one set of served files and keepsakes, shared by the
     `tabs` (the studio's own, in order, unless others are given) and the room below them."""
-    board = JobBoard(limits.compute_slots)
-    shared = Shared(limits, JobRunner(board), ServedFiles(Path(get_upload_folder())), Keepsakes())
+    batches = Batches(batch_size(limits.batch_jobs))
+    # Runs that may share a batch must be computing at once: a slot holds up to a batch of them.
+    board = JobBoard(limits.compute_slots * batches.size)
+    shared = Shared(limits, JobRunner(board), ServedFiles(Path(get_upload_folder())), Keepsakes(), batches)
     room = Room(shared.keepsakes, shared.files)
     page = tabs(shared)
     with StudioBlocks(title="Neural Style Studio", delete_cache=(120, 600)) as demo:

@@ -24,6 +24,7 @@ from nst_core.steering import STRENGTH, Steering
 from nst_core.timelapse import film_every
 
 from . import controls
+from .batches import Batches
 from .jobs import Frame
 from .limits import Limits
 from .runner import Throttle
@@ -185,7 +186,8 @@ def stylize_on_cpu(content: Image.Image, styles: list, settings: Settings, *rest
 @on_gpu(duration=gpu_seconds, on_cpu=stylize_on_cpu)
 def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Settings,
                    show_layers: bool, init_image: Image.Image | None = None, film: bool = False,
-                   steering: Steering | None = None, regions: RegionPlan | None = None) -> Iterator[Frame]:
+                   steering: Steering | None = None, regions: RegionPlan | None = None,
+                   batches: Batches | None = None) -> Iterator[Frame]:
     """The engine's events as Frames, as often as a Throttle allows, and the last event with the final picture and
     its recipe. `init_image`: where the optimisation starts instead of settings.init (the Fast tab's Refine).
 
@@ -194,15 +196,17 @@ def stylize_frames(content: Image.Image, styles: list[Image.Image], settings: Se
     stay every settings.preview_every steps, and the recipe says so.
 
     `steering`: weights moved during the run (the page's sliders); the chart marks each change with a line and the
-    status line says what changed from which step."""
+    status line says what changed from which step. `batches`: where runs of one shape are computed together (a GPU
+    server; never on ZeroGPU, where this runs in a process of its own)."""
     yield Frame("Loading the VGG weights (first run only, then they stay loaded)…")
     backbone = resolve_backbone(settings)
     rows: list[dict] = []
     throttle = Throttle()
     scale, highest = 1, 0.0
     every = film_every(settings.iterations, settings.preview_every) if film else settings.preview_every
-    events = stylize_iter(content, styles, replace(settings, preview_every=every), backbone=backbone,
-                          init_image=init_image, steering=steering, regions=regions)
+    run = batches.events if batches is not None else stylize_iter
+    events = run(content, styles, replace(settings, preview_every=every), backbone=backbone,
+                 init_image=init_image, steering=steering, regions=regions)
     changed = ""
     try:
         for event in events:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import gradio as gr
 
+from .batches import Batches
 from .files import ServedFiles
 from .keepsakes import Keepsakes
 from .limits import Limits
@@ -20,12 +21,14 @@ from .runner import JobRunner
 
 @dataclass(frozen=True)
 class Shared:
-    """What every tab is built with: this server's limits and job runner, the files it serves, its keepsakes."""
+    """What every tab is built with: this server's limits and job runner, the files it serves, its keepsakes, and
+    how its Stylize runs are batched."""
 
     limits: Limits
     runner: JobRunner
     files: ServedFiles
     keepsakes: Keepsakes
+    batches: Batches  # Stylize runs of one shape, computed together on a GPU
 
 
 def recipe_settings(recipe: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from nst_core import Progress
 from nst_core.images import read_recipe
 from nst_core.steering import Steering
 from studio import controls, stylize_job
+from studio.batches import Batches
 from studio.files import ServedFiles
 from studio.jobs import JobBoard
 from studio.keepsakes import Keepsakes
@@ -52,7 +53,8 @@ def in_another_process(*args, **kwargs):
 
 @pytest.fixture
 def tab(tmp_path):
-    return stylize.StylizeTab(Shared(Limits(), JobRunner(JobBoard(1)), ServedFiles(tmp_path / "served"), Keepsakes()))
+    return stylize.StylizeTab(Shared(Limits(), JobRunner(JobBoard(1)), ServedFiles(tmp_path / "served"), Keepsakes(),
+                                     Batches(1)))
 
 
 def job_values(tmp_path, **values) -> dict:

@@ -13,6 +13,7 @@ import pytest
 from gradio.block_function import BlockFunction
 from PIL import Image
 
+from studio.batches import Batches
 from studio.files import ServedFiles
 from studio.jobs import JobBoard
 from studio.keepsakes import Keepsakes
@@ -54,7 +55,7 @@ def test_the_studio_is_built_from_its_list_of_tabs(served):
 
 
 def test_the_page_and_the_room_name_no_tab(served):
-    shared = Shared(Limits(), JobRunner(JobBoard(1)), ServedFiles(served / "files"), Keepsakes())
+    shared = Shared(Limits(), JobRunner(JobBoard(1)), ServedFiles(served / "files"), Keepsakes(), Batches(1))
     tabs = studio_tabs(shared)
     names = {word.lower() for tab in tabs
              for word in (tab.id, tab.title, type(tab).__name__, type(tab).__module__.rpartition(".")[2])}

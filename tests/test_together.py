@@ -94,3 +94,15 @@ def test_a_batch_is_one_pass_of_the_network(tiny, monkeypatch):
     by_run(Together(requests(), backbone=tiny))
     assert calls == [3] * 12  # a step: one pass, three images
     assert torch.is_grad_enabled()
+
+
+def test_a_run_stopped_from_another_runs_event_leaves_the_rest_running(tiny):
+    """A visitor's Stop reaches the batch while another run's event is shown: run 0, already paused for the next
+    batched step, is stopped at run 2's fourth event (the batched step then asked for run 0 and failed)."""
+    together = Together(requests(), backbone=tiny)
+    seen: dict[int, list] = {0: [], 1: [], 2: []}
+    for index, event in together:
+        seen[index].append(event.step)
+        if index == 2 and event.step == 4:
+            together.stop(0)
+    assert seen[0] == [1, 2, 3, 4] and seen[1] == seen[2] == list(range(1, 13))

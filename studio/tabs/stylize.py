@@ -52,6 +52,7 @@ class StylizeTab:
     def __init__(self, shared: Shared) -> None:
         self.limits, self.runner = shared.limits, shared.runner
         self.files, self.keepsakes = shared.files, shared.keepsakes
+        self.batches = shared.batches if shared.batches.size > 1 else None
         self.compare = Compare(shared)
         self.steering: dict[str, Steering] = {}  # the running job's, by session: the sliders steer it
         self.running_plans: dict[str, RegionPlan | None] = {}  # the running job's regions, by session
@@ -131,7 +132,7 @@ class StylizeTab:
         rows: list[dict] = []
         fresh = False
         for frame in stylize_frames(content, styles, settings, show_layers, film=True, steering=steering,
-                                    regions=regions):
+                                    regions=regions, batches=self.batches):
             if "film" in frame.meta:  # a short run's picture for its time-lapse alone
                 self.keepsakes.film_only(self.key(session), frame.meta["film"], frame.step, settings.iterations)
                 continue
