@@ -387,18 +387,18 @@ class _Run:
         return step % self.s.preview_every == 0 or step == 1
 
     def progress(self, step: int, values: list[float], names: Sequence[str], scale: int,
-                 sizes: list[tuple[int, int]], **extra: Any) -> Progress:
+                 sizes: list[tuple[int, int]], *, message: str | None, steered: dict[str, float] | None,
+                 preview: Image.Image | None) -> Progress:
         """The event of a step whose values have been read."""
         elapsed, eta = self.clock.tick(scale)
-        width, height = (self.tensors["x"].shape[-1], self.tensors["x"].shape[-2])
-        steered = extra.pop("steered", None)
+        height, width = self.tensors["x"].shape[-2:]
         return Progress(
             step=step, total=self.s.iterations, loss=_json_number(values[0]),
             terms=MappingProxyType({n: _json_number(v) for n, v in zip(names, values[1:])}),
             elapsed=elapsed, rate=step / elapsed if elapsed > 0 else 0.0, eta=eta,
             size=(width, height), output_size=sizes[-1], scale=scale, scales=len(sizes), device=self.device_name,
-            tiles=len(self.tiler.tiles) if self.tiler else 1,
-            steered=MappingProxyType(steered) if steered else None, **extra)
+            tiles=len(self.tiler.tiles) if self.tiler else 1, preview=preview, message=message,
+            steered=MappingProxyType(steered) if steered else None)
 
     def steer(self, step: int, guard: GuardedOptimiser) -> dict[str, float]:
         """Apply the weights steering has for `step`: the objective rebuilt with them, the same image; recorded."""
