@@ -52,10 +52,11 @@ def test_bench_prints_four_rows_per_size_on_a_cpu_and_writes_them_as_json(shared
 
 
 def test_batching_bench_compares_one_image_with_a_batch():
-    result = bench("bench.batching", "--sizes", "32", "--batch", "2", "--repeats", "1")
+    result = bench("bench.batching", "--sizes", "32", "--batch", "2", "--repeats", "1", "--engine-steps", "3")
     rows = table_rows(result.stdout)
-    assert [(r[0], r[1]) for r in rows] == [("32", "1"), ("32", "2")]
-    assert all(float(r[2]) > 0 for r in rows) and rows[0][3] == "1.00x"
+    assert [tuple(r[:3]) for r in rows] == [("32", "network", "1"), ("32", "network", "2"),
+                                           ("32", "engine step", "1"), ("32", "engine step", "2")]
+    assert all(float(r[3]) > 0 for r in rows) and rows[0][4] == rows[2][4] == "1.00x"
 
 
 def test_end_to_end_bench_scores_both_loops(shared_images):
