@@ -2,8 +2,8 @@
 # The GPU check, as one script for a machine with an NVIDIA GPU: correctness first (the GPU tests), then the step's
 # figures issue 25 asks for (steps 1-5: per step against the textbook loop and the network alone, graphed and not;
 # batched per image; a visitor's first preview; where a step goes), then the earlier figures (6-8). Every step has
-# its own time limit, so a slow one cannot starve the rest; steps 1-5 take under 600 s at their limits but the
-# machine step. ONLY="2 4" runs only those steps.
+# its own time limit, so a slow one cannot starve the rest; steps 1-5 are limited to 570 s in all, so they fit one
+# 600 s call. ONLY="2 4" runs only those steps.
 # Writes to $OUT (default ./gpu-run): summary.txt (the short answer), run.log (everything), bench-gpu.json,
 # large.json and the pictures to look at.
 #
