@@ -41,7 +41,7 @@ from .features import FeatureExtractor, describe_device, pick_device
 from .guard import GuardedOptimiser
 from .images import ImageSource, decode_image, resize_to, to_pil, to_tensor
 from .losses import make_style_loss
-from .objective import Objective, ScaleContext, build_objective, group_totals
+from .objective import Held, Objective, ScaleContext, build_objective, group_totals
 from .regions import Region, RegionPlan, check_shape
 from .schedule import MAX_SIDE, Clock, plan_scales, split_iterations
 from .steering import STRENGTH, Steering, split
@@ -89,11 +89,12 @@ GPU_READ_EVERY = 8  # steps read back at once on a GPU: at ~2 ms a step, the los
 
 def stylize(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
             *, backbone: VGGFeatures | None = None, init_image: ImageSource | None = None,
-            regions: RegionPlan | None = None, steering: Steering | None = None) -> Image.Image:
+            regions: RegionPlan | None = None, steering: Steering | None = None,
+            held: Held | None = None) -> Image.Image:
     """Run to the end and return the final image."""
     final = None
     for event in stylize_iter(content, styles, settings, backbone=backbone, init_image=init_image, regions=regions,
-                              steering=steering):
+                              steering=steering, held=held):
         final = event
     assert final is not None and final.done and final.preview is not None
     return final.preview
@@ -142,18 +143,18 @@ def make_recipe(settings: Settings, content: Image.Image, styles: Sequence[Image
 def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSource,
                  settings: Settings | None = None, *, backbone: VGGFeatures | None = None,
                  init_image: ImageSource | None = None, regions: RegionPlan | None = None,
-                 steering: Steering | None = None) -> Iterator[Progress]:
+                 steering: Steering | None = None, held: Held | None = None) -> Iterator[Progress]:
     """Yield a Progress per optimiser step; the last one has done=True, the final image and the recipe.
 
     `content` and `styles` are files, bytes or decoded PIL images; `init_image` (one too, e.g. a fast network's
     result to refine) replaces `settings.init` as the start. `regions` (regions.make_plan) paints each region of
     the photo from its own paintings, indices into `styles`, or keeps the photo there. `steering` changes weights
-    during the run, live or from a recipe's schedule (steering.py). Every check (settings
-    against the backbone, image shapes, the device) happens before the first step, so a front end hears of a
-    mistake at once.
+    during the run, live or from a recipe's schedule (steering.py). `held` holds the pixels to a picture where its
+    mask says (a clip's last painted frame, moved along the motion: video.py). Every check (settings against the
+    backbone, image shapes, the device) happens before the first step, so a front end hears of a mistake at once.
     """
     run, sizes = prepare_run(content, styles, settings, backbone=backbone, init_image=init_image, regions=regions,
-                             steering=steering)
+                             steering=steering, held=held)
     try:
         yield from run.events(sizes)
     finally:
@@ -162,7 +163,7 @@ def stylize_iter(content: ImageSource, styles: Sequence[ImageSource] | ImageSour
 
 def prepare_run(content: ImageSource, styles: Sequence[ImageSource] | ImageSource, settings: Settings | None = None,
                 *, backbone: VGGFeatures | None = None, init_image: ImageSource | None = None,
-                regions: RegionPlan | None = None, steering: Steering | None = None
+                regions: RegionPlan | None = None, steering: Steering | None = None, held: Held | None = None
                 ) -> tuple[_Run, list[tuple[int, int]]]:
     """A run checked and set up (stylize_iter's arguments), and the sizes of its scales; nothing computed yet."""
     settings = settings or Settings()
@@ -187,6 +188,7 @@ def prepare_run(content: ImageSource, styles: Sequence[ImageSource] | ImageSourc
     run.start_image = decode_image(init_image) if init_image is not None else None
     run.plan = regions
     run.steering = steering
+    run.held = held
     return run, sizes
 
 
@@ -214,6 +216,7 @@ class _Run:
         self.start_image: Image.Image | None = None  # stylize_iter's init_image
         self.plan: RegionPlan | None = None  # stylize_iter's regions
         self.steering: Steering | None = None  # stylize_iter's steering
+        self.held: Held | None = None  # stylize_iter's held picture
         self.asked = settings  # the settings the run was started with (self.s follows the steering)
         self.strengths: dict[str, float] = {}  # regions' strengths steered so far, by "#rrggbb"
         self.finer = 0
@@ -228,8 +231,16 @@ class _Run:
         self.tiler = Tiler(height, width, self.s.tile_size, device=self.device) if big else None
         self.targets = prepare_targets(self.content_img, self.style_imgs, self.blend, size, self.s, self.extract,
                                        self.style_loss, tiler=self.tiler, plan=self.plan)
-        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, finer, self.regions()))
+        self.objective = build_objective(self.context())
         return self.targets
+
+    def context(self) -> ScaleContext:
+        """What the objective's terms are built from at the current scale."""
+        held = None
+        if self.held is not None:
+            height, width = self.targets.content.shape[-2:]
+            held = self.held.at_size(height, width).to(self.device)
+        return ScaleContext(self.s, self.targets, self.style_loss, self.finer, self.regions(), held)
 
     def regions(self) -> tuple[Region, ...]:
         """The plan's regions with the strengths steered so far (the recipe keeps the plan as asked)."""
@@ -411,8 +422,7 @@ class _Run:
             return changes
         self.s = replace(self.s, **weights)
         self.strengths.update(strengths)
-        self.objective = build_objective(ScaleContext(self.s, self.targets, self.style_loss, self.finer,
-                                                      self.regions()))
+        self.objective = build_objective(self.context())
         self.steering.record(step, changes)
         guard.objective_changed(restart=RESTART_ON_STEER)
         return changes

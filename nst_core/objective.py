@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from .config import Settings
 from .features import FeatureExtractor
@@ -125,10 +126,11 @@ class RegionStyleTerm(StyleTerm):
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class KeepPhotoTerm(Term):
-    """Regions that keep the photo: the pixels' squared difference from it (`target`), counted by the regions'
-    mask and relative to the photo's energy. Those regions have no style term; this holds their colours too,
-    which the content layer alone does not."""
+class HoldPixelsTerm(Term):
+    """Pixels held to a picture (`target`) where `mask` says: the pixels' squared difference from it, counted by
+    the mask and relative to the picture's energy. Regions that keep the photo are held to the photo (they have
+    no style term; this holds their colours too, which the content layer alone does not); a clip's frame is held
+    to the last painted frame moved along the scene's motion, where that motion is reliable (nst_core/flow.py)."""
 
     mask: torch.Tensor  # (1, 1, H, W)
 
@@ -240,6 +242,26 @@ KEEP_PHOTO_WEIGHT = 100.0
 
 
 @dataclass(frozen=True)
+class Held:
+    """A picture to hold the run to (1, 3, H, W) in [0, 1], where `mask` (1, 1, H, W) says, with `weight` per unit
+    of content weight."""
+
+    picture: torch.Tensor
+    mask: torch.Tensor
+    weight: float
+
+    def at_size(self, height: int, width: int) -> Held:
+        if self.picture.shape[-2:] == (height, width):
+            return self
+        resized = [F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)
+                   for t in (self.picture, self.mask)]
+        return Held(*resized, self.weight)
+
+    def to(self, device: torch.device) -> Held:
+        return Held(self.picture.to(device), self.mask.to(device), self.weight)
+
+
+@dataclass(frozen=True)
 class ScaleContext:
     """What a term's builder may read: the run's settings and one scale's targets."""
 
@@ -248,6 +270,7 @@ class ScaleContext:
     style_loss: StyleLoss  # the one that made targets.style
     finer: int  # scales above the coarsest (the style layers' weights change with it, see Settings.layer_weights)
     regions: tuple[Region, ...] = ()  # a region map's regions, in the order of targets.masks
+    held: Held | None = None  # a picture the run is held to (the last frame of a clip), at this scale's size
 
 
 def content_terms(at: ScaleContext) -> list[Term]:
@@ -282,8 +305,16 @@ def keep_photo_terms(at: ScaleContext) -> list[Term]:
     if not kept:
         return []
     mask = at.targets.masks[kept].sum(0, keepdim=True)
-    return [KeepPhotoTerm(name="keep", layer=None, weight=KEEP_PHOTO_WEIGHT * at.settings.content_weight,
+    return [HoldPixelsTerm(name="keep", layer=None, weight=KEEP_PHOTO_WEIGHT * at.settings.content_weight,
                           target=at.targets.content, mask=mask)]
+
+
+def temporal_terms(at: ScaleContext) -> list[Term]:
+    held = at.held
+    if held is None:
+        return []
+    return [HoldPixelsTerm(name="temporal", layer=None, weight=held.weight * at.settings.content_weight,
+                           target=held.picture, mask=held.mask)]
 
 
 def tv_terms(at: ScaleContext) -> list[Term]:
@@ -292,7 +323,7 @@ def tv_terms(at: ScaleContext) -> list[Term]:
 
 
 TermBuilder = Callable[[ScaleContext], list[Term]]
-TERMS: list[TermBuilder] = [content_terms, style_terms, keep_photo_terms, tv_terms]
+TERMS: list[TermBuilder] = [content_terms, style_terms, keep_photo_terms, temporal_terms, tv_terms]
 
 
 def build_objective(at: ScaleContext) -> Objective:

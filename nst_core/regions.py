@@ -6,7 +6,7 @@ position by the region's mask at that layer (losses.StyleLoss.guided): the map i
 area pooling (soft borders), eroded by one feature position so a deep layer's positions that also see the
 neighbouring region do not carry its style over the border (the bleeding a max-pooled mask gives), and each
 region's statistics are divided by its own mass, so a small region counts as much as a large one. A region that
-keeps the photo has no style term: a term on the pixels holds it to the photo (objective.KeepPhotoTerm).
+keeps the photo has no style term: a term on the pixels holds it to the photo (objective.HoldPixelsTerm).
 
 Painted maps have antialiased edges and brush blends: every pixel goes to the nearest of the region colours (the
 colours named in the plan, and every colour that covers at least MIN_SHARE of the map).

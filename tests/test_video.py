@@ -1,0 +1,122 @@
+"""Painting a clip (nst_core/video.py): a pan across a photo (known motion) with a sound track, painted fast and
+slow, with and without the temporal step, and through the command line. Real weights for the slow method, fp32
+(precision pinned: the figures compared are the engine's)."""
+
+import subprocess
+import sys
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_core import Settings
+from nst_core.video import ClipError, FastPainter, SlowPainter, choose_painter, open_clip, paint_clip
+
+from .conftest import ROOT
+
+
+def make_clip(path, photo, frames: int, size: tuple[int, int], fps: int = 8) -> None:
+    """A pan across `photo`, 2 px a frame to the left of the window (the scene moves right), with a tone."""
+    width, height = size
+    picture = Image.open(photo).convert("RGB").resize((width * 2, height * 2))
+    silent = path.with_suffix(".silent.mp4")
+    writer = imageio_ffmpeg.write_frames(str(silent), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                         macro_block_size=2, ffmpeg_log_level="error")
+    writer.send(None)
+    for t in range(frames):
+        left = 2 * (frames - t)
+        writer.send(np.ascontiguousarray(np.asarray(picture.crop((left, 10, left + width, 10 + height)))))
+    writer.close()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent), "-f", "lavfi",
+                    "-i", f"sine=frequency=440:duration={frames / fps}", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+                    "-c:a", "aac", "-shortest", str(path)], check=True)
+
+
+def frames_of(path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1].astype(np.float32))
+    capture.release()
+    return frames
+
+
+def has_sound(path) -> bool:
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path)], capture_output=True, text=True)
+    return "Audio:" in probe.stderr
+
+
+@pytest.fixture(scope="module")
+def pan(tmp_path_factory, shared_images):
+    path = tmp_path_factory.mktemp("clips") / "pan.mp4"
+    make_clip(path, shared_images / "tubingen.jpg", frames=10, size=(96, 72))
+    return path
+
+
+def painted_both_ways(pan, painter, tmp_path, size):
+    clip = open_clip(pan)
+    smooth = paint_clip(clip, painter, tmp_path / "smooth.mp4", size)
+    flicker = paint_clip(clip, painter, tmp_path / "flicker.mp4", size, temporal=False)
+    return clip, smooth, flicker
+
+
+def test_the_fast_method_moves_with_the_scene_and_keeps_every_frame_and_the_sound(pan, tmp_path):
+    painter, method = choose_painter("stained_glass", None, Settings())
+    assert method == "fast" and isinstance(painter, FastPainter)
+    clip, smooth, flicker = painted_both_ways(pan, painter, tmp_path, 96)
+    assert smooth.frames == flicker.frames == 10 and len(smooth.errors) == 9
+    assert smooth.mean_error <= 0.5 * flicker.mean_error, (smooth.mean_error, flicker.mean_error)
+    out = cv2.VideoCapture(str(tmp_path / "smooth.mp4"))
+    assert out.get(cv2.CAP_PROP_FPS) == clip.fps == 8
+    out.release()
+    assert has_sound(tmp_path / "smooth.mp4") and has_sound(tmp_path / "flicker.mp4")
+    still_painted(pan, tmp_path)
+
+
+def still_painted(pan, tmp_path) -> None:
+    """Each smoothed frame is much nearer its own painting than the painting is to the photo."""
+    photo, smooth, flicker = (frames_of(path) for path in (pan, tmp_path / "smooth.mp4", tmp_path / "flicker.mp4"))
+    assert len(photo) == len(smooth) == len(flicker)
+    for p, s, f in zip(photo, smooth, flicker):
+        p = cv2.resize(p, (f.shape[1], f.shape[0]), interpolation=cv2.INTER_AREA)
+        assert np.abs(s - f).mean() < 0.5 * np.abs(f - p).mean()
+
+
+def test_the_slow_method_starts_from_the_moved_last_frame_and_is_held_to_it(pan, tmp_path, real_weights):
+    settings = Settings(iterations=9, weights=str(real_weights), precision="fp32", device="cpu")
+    painter, method = choose_painter(str(ROOT / "styles" / "gallery" / "ink_hatching.png"), "slow", settings)
+    assert method == "slow" and isinstance(painter, SlowPainter)
+    clip, smooth, flicker = painted_both_ways(pan, painter, tmp_path, 64)
+    assert smooth.frames == flicker.frames == 10
+    assert smooth.mean_error <= 0.5 * flicker.mean_error, (smooth.mean_error, flicker.mean_error)
+    assert smooth.seconds < flicker.seconds  # a third of the steps after the first frame
+    still_painted(pan, tmp_path)
+
+
+def test_the_command_line_paints_a_clip_and_refuses_what_is_not_one(pan, tmp_path):
+    out = tmp_path / "out.mp4"
+    done = subprocess.run([sys.executable, "-m", "nst_core.video", str(pan), "stained_glass", "-o", str(out),
+                           "--size", "64"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout and "10 frames at 8 frames/s (fast)" in done.stdout
+    assert "frame 10/10" in done.stderr and "to go" in done.stderr
+    assert len(frames_of(out)) == 10
+
+    text = tmp_path / "holiday.mp4"
+    text.write_text("not a video\n")
+    refused = subprocess.run([sys.executable, "-m", "nst_core.video", str(text), "stained_glass", "-o",
+                              str(tmp_path / "x.mp4")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert refused.returncode == 2 and refused.stderr.strip() == (
+        "error: 'holiday.mp4' is not a video this studio can read (try an MP4, WebM or MOV).")
+    no_network = subprocess.run([sys.executable, "-m", "nst_core.video", str(pan),
+                                 str(ROOT / "styles" / "gallery" / "ink_hatching.png"), "--method", "fast", "-o",
+                                 str(tmp_path / "y.mp4")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert no_network.returncode == 2 and "No fast network is trained for" in no_network.stderr
+    assert "Traceback" not in refused.stderr + no_network.stderr
+
+
+def test_a_missing_clip_is_one_sentence(tmp_path):
+    with pytest.raises(ClipError, match="There is no video file at 'gone.mp4'."):
+        open_clip(tmp_path / "gone.mp4")
