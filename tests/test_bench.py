@@ -168,3 +168,10 @@ def test_explain_bench_times_each_view_against_a_reference_step(shared_images, t
     assert row["view"] == "layers" and 0 < row["first_s"] <= row["total_s"] and report["reference_step_s"] > 0
     assert table_rows(result.stdout) == [["layers", f"{row['first_s']:.2f}", f"{row['total_s']:.1f}",
                                           str(row["reference_steps"])]]
+
+
+def test_video_bench_compares_the_temporal_step_with_frame_by_frame(shared_images):
+    result = bench("bench.video", "--size", "64", "--frames", "4")
+    rows = table_rows(result.stdout)
+    assert [tuple(r[:2]) for r in rows] == [("fast", "no"), ("fast", "yes")]
+    assert rows[0][4] == "1.00x" and all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows)

@@ -9,29 +9,12 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from PIL import Image
 
+from bench.video import make_pan_clip
 from nst_core import Settings
 from nst_core.video import ClipError, FastPainter, SlowPainter, choose_painter, open_clip, paint_clip
 
 from .conftest import ROOT
-
-
-def make_clip(path, photo, frames: int, size: tuple[int, int], fps: int = 8) -> None:
-    """A pan across `photo`, 2 px a frame to the left of the window (the scene moves right), with a tone."""
-    width, height = size
-    picture = Image.open(photo).convert("RGB").resize((width * 2, height * 2))
-    silent = path.with_suffix(".silent.mp4")
-    writer = imageio_ffmpeg.write_frames(str(silent), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         macro_block_size=2, ffmpeg_log_level="error")
-    writer.send(None)
-    for t in range(frames):
-        left = 2 * (frames - t)
-        writer.send(np.ascontiguousarray(np.asarray(picture.crop((left, 10, left + width, 10 + height)))))
-    writer.close()
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent), "-f", "lavfi",
-                    "-i", f"sine=frequency=440:duration={frames / fps}", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
-                    "-c:a", "aac", "-shortest", str(path)], check=True)
 
 
 def frames_of(path) -> list[np.ndarray]:
@@ -51,7 +34,7 @@ def has_sound(path) -> bool:
 @pytest.fixture(scope="module")
 def pan(tmp_path_factory, shared_images):
     path = tmp_path_factory.mktemp("clips") / "pan.mp4"
-    make_clip(path, shared_images / "tubingen.jpg", frames=10, size=(96, 72))
+    make_pan_clip(path, shared_images / "tubingen.jpg", frames=10, size=(96, 72))
     return path
 
 
