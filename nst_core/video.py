@@ -32,11 +32,11 @@ from .command import run_command
 from .config import Settings
 from .engine import resolve_backbone, stylize
 from .errors import NSTError
-from .fast.apply import MODELS, model_for_painting, resolve_model, shipped_models
+from .fast.apply import MAX_SIDE, MODELS, model_for_painting, output_size, resolve_model, shipped_models
 from .fast.model import ModelError
 from .flow import Motion, blend, motion, temporal_error
 from .gallery import resolve_style_source
-from .images import decode_image, fitted_size, to_pil, to_tensor
+from .images import decode_image, to_pil, to_tensor
 from .objective import Held
 
 KEEP = 0.7  # fast: how much of the moved last frame a reliable pixel keeps (the rest is this frame's painting)
@@ -89,7 +89,9 @@ def read_frames(clip: Clip) -> Iterator[Image.Image]:
 
 def painted_size(clip: Clip, size: int) -> tuple[int, int]:
     """The frames' painted size: longest side `size`, both sides even (H.264 in yuv420p needs them so)."""
-    width, height = fitted_size(clip.size, size)
+    if not 32 <= size <= MAX_SIDE:
+        raise NSTError(f"The painted frames' size must be between 32 and {MAX_SIDE} px, not {size}.")
+    width, height = output_size(clip.size, size)  # (a fast network's lower limit on the short side too)
     return width - width % 2, height - height % 2
 
 

@@ -97,7 +97,11 @@ def test_the_command_line_paints_a_clip_and_refuses_what_is_not_one(pan, tmp_pat
                                  str(ROOT / "styles" / "gallery" / "ink_hatching.png"), "--method", "fast", "-o",
                                  str(tmp_path / "y.mp4")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert no_network.returncode == 2 and "No fast network is trained for" in no_network.stderr
-    assert "Traceback" not in refused.stderr + no_network.stderr
+    tiny = subprocess.run([sys.executable, "-m", "nst_core.video", str(pan), "stained_glass", "--size", "8", "-o",
+                           str(tmp_path / "z.mp4")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert tiny.returncode == 2 and tiny.stderr.strip() == (
+        "error: The painted frames' size must be between 32 and 4096 px, not 8.")
+    assert "Traceback" not in refused.stderr + no_network.stderr + tiny.stderr
 
 
 def test_a_missing_clip_is_one_sentence(tmp_path):
