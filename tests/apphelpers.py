@@ -324,6 +324,16 @@ def studio_page(server_url: str, profile: Path, viewport: tuple[int, int] = (128
             context.close()
 
 
+def add_photo_and_painting(page, shared_images, painting: int = 0) -> None:
+    """Tübingen as the photo and the gallery's `painting`-th style, each waited for on the page."""
+    page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
+    page.wait_for_selector("#content img", state="visible", timeout=30_000)
+    thumbnails = page.locator("#gallery button.thumbnail-item")
+    assert thumbnails.count() >= 1, "the style gallery shows no thumbnails"
+    thumbnails.nth(painting).click()
+    page.wait_for_selector("#style img", state="visible", timeout=30_000)
+
+
 def downloaded_png(page: Any, server_url: str) -> bytes:
     """The PNG the page's download link offers (once it has one)."""
     link = page.locator("#download a[href]").first

@@ -16,7 +16,14 @@ import pytest
 from nst_core.images import read_recipe
 from studio.components import gallery_items
 
-from .apphelpers import ROOT, app_server, set_slider, studio_page, type_into  # noqa: F401  (app_server is a fixture)
+from .apphelpers import (  # noqa: F401  (app_server is a fixture)
+    ROOT,
+    add_photo_and_painting,
+    app_server,
+    set_slider,
+    studio_page,
+    type_into,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +35,6 @@ LAPTOP, PHONE, PROJECTOR = (1366, 768), (390, 844), (1920, 1080)
 def page(app_server, tmp_path):  # noqa: F811
     with studio_page(app_server.url, tmp_path / "profile") as page:
         yield page
-
-
-def add_photo_and_painting(page, shared_images, painting: int = 0) -> None:
-    page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
-    page.wait_for_selector("#content img", state="visible", timeout=30_000)
-    thumbnails = page.locator("#gallery button.thumbnail-item")
-    assert thumbnails.count() >= 1, "the style gallery shows no thumbnails"
-    thumbnails.nth(painting).click()
-    page.wait_for_selector("#style img", state="visible", timeout=30_000)
 
 
 def wait_for_status(page, text: str, timeout: float = 60) -> None:

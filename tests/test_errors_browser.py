@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .apphelpers import ROOT, app_server, set_slider, studio_page, type_into  # noqa: F401  (app_server is a fixture)
+from .apphelpers import ROOT, add_photo_and_painting, app_server, set_slider, studio_page, type_into  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -70,10 +70,7 @@ def test_an_error_keeps_the_last_picture_and_no_panel_shows_a_badge(page, shared
     assert status(page) == "Add a content photo first."
     assert badges(page) == []
 
-    page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
-    page.wait_for_selector("#content img", state="visible", timeout=30_000)
-    page.locator("#gallery button.thumbnail-item").nth(1).click()  # no fast network: no instant picture
-    page.wait_for_selector("#style img", state="visible", timeout=30_000)
+    add_photo_and_painting(page, shared_images, painting=1)  # no fast network: no instant picture
     set_slider(page, "Output size (px)", 64)
     set_slider(page, "Iterations", 3)
     page.click("#run")
@@ -98,13 +95,6 @@ def test_an_error_keeps_the_last_picture_and_no_panel_shows_a_badge(page, shared
     screenshot(page, "error-after-a-good-run.png")
 
 
-def add_photo_and_painting(page, shared_images, painting: int = 1) -> None:
-    page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
-    page.wait_for_selector("#content img", state="visible", timeout=30_000)
-    page.locator("#gallery button.thumbnail-item").nth(painting).click()
-    page.wait_for_selector("#style img", state="visible", timeout=30_000)
-
-
 def test_offline_the_page_offers_only_what_runs_and_names_nst_weights(offline_server, shared_images, tmp_path):
     """Issue 21 (2): offline without NST_WEIGHTS every trained option failed alike, each sentence sent the newcomer
     to "another option", and the status stayed "Loading the VGG weights…" under a red badge. Now the page offers
@@ -120,7 +110,7 @@ def test_offline_the_page_offers_only_what_runs_and_names_nst_weights(offline_se
         screenshot(page, "offline-weights-menu.png")
         page.keyboard.press("Escape")
 
-        add_photo_and_painting(page, shared_images)
+        add_photo_and_painting(page, shared_images, painting=1)
         set_slider(page, "Output size (px)", 64)
         set_slider(page, "Iterations", 3)
         page.click("#run")

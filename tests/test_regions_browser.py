@@ -19,6 +19,7 @@ from nst_core.images import read_recipe
 
 from .apphelpers import (
     ROOT,
+    add_photo_and_painting,
     app_server,  # noqa: F401  (a fixture)
     downloaded_png,
     downloaded_recipe,
@@ -28,7 +29,6 @@ from .apphelpers import (
     type_into,
 )
 from .test_app_browser import LAPTOP, PHONE, wait_for_status
-from .test_errors_browser import add_photo_and_painting
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def test_a_region_map_keeps_the_photo_where_it_says(app_server, shared_images, t
     ImageDraw.Draw(region_map).rectangle([0, size[1] // 2, size[0], size[1]], fill=(0, 255, 0))
     region_map.save(tmp_path / "map.png")
     with studio_page(app_server.url, tmp_path / "profile", screen, phone=screen == PHONE) as page:
-        add_photo_and_painting(page, shared_images)
+        add_photo_and_painting(page, shared_images, painting=1)
         page.get_by_text("Regions: which painting goes where", exact=True).click()
         page.set_input_files("#region-map input[type=file]", str(tmp_path / "map.png"))
         page.wait_for_selector("#region-map img", state="visible", timeout=30_000)
@@ -86,7 +86,7 @@ def test_regions_painted_in_the_browser_steer_the_run(app_server, shared_images,
     """Issue 23 (3): the "sky only" preset, then a stroke of the first painting's brush across the river: the run
     keeps the photo where the map says, and the download's recipe records the painted map, stroke and all."""
     with studio_page(app_server.url, tmp_path / "profile", screen, phone=screen == PHONE) as page:
-        add_photo_and_painting(page, shared_images)
+        add_photo_and_painting(page, shared_images, painting=1)
         page.get_by_text("Regions: which painting goes where", exact=True).click()
         page.click("#preset-sky-only")
         page.wait_for_function("() => document.querySelector('#region-paintings textarea, #region-paintings input')"
@@ -146,7 +146,7 @@ def test_split_at_the_horizon_paints_with_a_second_painting_picked_from_the_gall
     """Issue 23 (3): each region's painting from the gallery: "A gallery pick becomes: painting 2" fills the second
     slot, and the "split at the horizon" preset's lower part is painted by it."""
     with studio_page(app_server.url, tmp_path / "profile", LAPTOP) as page:
-        add_photo_and_painting(page, shared_images)  # the gallery's second thumbnail: the painting
+        add_photo_and_painting(page, shared_images, painting=1)  # the gallery's second thumbnail: the painting
         page.locator("#gallery-target").get_by_text("painting 2", exact=True).click()
         page.locator("#gallery button.thumbnail-item").nth(3).click()
         page.get_by_text("Blend up to three paintings", exact=True).click()

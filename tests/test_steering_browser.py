@@ -14,6 +14,7 @@ from nst_core.images import read_recipe
 
 from .apphelpers import (
     ROOT,
+    add_photo_and_painting,
     app_server,  # noqa: F401  (a fixture)
     downloaded_png,
     downloaded_recipe,
@@ -22,7 +23,6 @@ from .apphelpers import (
     studio_page,
 )
 from .test_app_browser import settled_legend, wait_for_status
-from .test_errors_browser import add_photo_and_painting
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +39,7 @@ def stop_after_the_next_picture(page) -> None:
 def test_a_weight_moved_during_a_run_steers_it_and_the_download_records_it(app_server,  # noqa: F811
                                                                              shared_images, tmp_path):
     with studio_page(app_server.url, tmp_path / "profile", (1366, 768)) as page:
-        add_photo_and_painting(page, shared_images)
+        add_photo_and_painting(page, shared_images, painting=1)
         set_slider(page, "Output size (px)", 64)
         set_slider(page, "Iterations", 300)
         page.click("#run")
@@ -75,7 +75,7 @@ def test_a_region_s_strength_moved_during_a_run_steers_it(app_server, shared_ima
     """Issue 23 (4): each region's strength, during a run: the sky's painting (the "sky only" preset) turned off
     while it paints; the status says so and Stop's download records it, and the map."""
     with studio_page(app_server.url, tmp_path / "profile", (1366, 768)) as page:
-        add_photo_and_painting(page, shared_images)
+        add_photo_and_painting(page, shared_images, painting=1)
         page.get_by_text("Regions: which painting goes where", exact=True).click()
         page.click("#preset-sky-only")
         page.wait_for_function("() => document.querySelector('#region-paintings textarea, #region-paintings input')"

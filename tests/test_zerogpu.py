@@ -224,15 +224,12 @@ def test_a_spent_quota_in_the_browser_is_a_sentence_and_a_picture(inprocess_app,
     while it does; the picture comes; no red badge, no stuck button."""
     from studio.tabs import stylize
 
-    from .apphelpers import set_slider, studio_page
+    from .apphelpers import add_photo_and_painting, set_slider, studio_page
 
     monkeypatch.setattr(stylize, "stylize_frames", zerogpu.on_gpu(gpu_seconds, stylize_on_cpu)(stylize_frames))
     _app, url = inprocess_app
     with studio_page(url, tmp_path / "profile") as page:
-        page.set_input_files("#content input[type=file]", str(shared_images / "tubingen.jpg"))
-        page.wait_for_selector("#content img", state="visible", timeout=30_000)
-        page.locator("#gallery button.thumbnail-item").nth(1).click()  # no fast network: no instant picture
-        page.wait_for_selector("#style img", state="visible", timeout=30_000)
+        add_photo_and_painting(page, shared_images, painting=1)  # no fast network: no instant picture
         set_slider(page, "Output size (px)", 64)
         set_slider(page, "Iterations", 3)
         page.click("#run")
