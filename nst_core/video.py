@@ -75,14 +75,19 @@ def open_clip(path: str | Path) -> Clip:
     return Clip(path, fps, count, size)
 
 
-def read_frames(clip: Clip) -> Iterator[Image.Image]:
+def read_frames(clip: Clip, start: int = 0) -> Iterator[Image.Image]:
+    """The clip's frames from index `start` on (the ones before are decoded and dropped: seeking by frame number is
+    not exact in every container)."""
     capture = cv2.VideoCapture(str(clip.path))
     try:
+        index = 0
         while True:
             ok, frame = capture.read()
             if not ok:
                 return
-            yield Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            if index >= start:
+                yield Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            index += 1
     finally:
         capture.release()
 
@@ -146,34 +151,86 @@ class Report:
         return float(np.mean(self.errors)) if self.errors else 0.0
 
 
+@dataclass(frozen=True)
+class Painted:
+    """One painted frame: its index in the clip, the painting, and its temporal error (None for a first frame)."""
+
+    index: int
+    painting: np.ndarray
+    error: float | None
+
+
+def painted_frames(clip: Clip, painter: FastPainter | SlowPainter, size: int, *, temporal: bool = True,
+                   start: int = 0, stop: int | None = None,
+                   last_painting: np.ndarray | None = None) -> Iterator[Painted]:
+    """The frames `start` to `stop` (the end) of `clip`, painted at `size`. `last_painting`, the painting of frame
+    `start - 1`, carries the temporal step on from an earlier run over the frames before (a ZeroGPU call, a
+    segment): without it frame `start` is painted afresh."""
+    width, height = painted_size(clip, size)
+    if last_painting is not None and start > 0:
+        before = next(read_frames(clip, start - 1), None)
+        last_frame = None if before is None else np.asarray(before.resize((width, height), Image.Resampling.LANCZOS))
+    else:
+        last_frame = last_painting = None
+    for index, frame in enumerate(read_frames(clip, start), start=start):
+        if stop is not None and index >= stop:
+            return
+        frame = frame.resize((width, height), Image.Resampling.LANCZOS)
+        pixels = np.asarray(frame)
+        moved = motion(last_frame, pixels) if last_frame is not None else None
+        painting = painter.paint(frame, last_painting if temporal else None, moved)
+        error = temporal_error(painting, last_painting, moved) if moved is not None else None
+        yield Painted(index, painting, error)
+        last_frame, last_painting = pixels, painting
+
+
+class ClipWriter:
+    """Painted frames into an MP4 at the clip's frame rate; `finish` adds the clip's sound (cut to the frames
+    written, so a clip stopped halfway keeps what is done)."""
+
+    def __init__(self, clip: Clip, size: tuple[int, int]) -> None:
+        self.clip = clip
+        self.folder = tempfile.TemporaryDirectory(prefix="nst-video-")
+        self.silent = Path(self.folder.name) / "frames.mp4"
+        self.writer = video_writer(self.silent, size, clip.fps)
+        self.frames = 0
+
+    def send(self, painting: np.ndarray) -> None:
+        self.writer.send(np.ascontiguousarray(painting))
+        self.frames += 1
+
+    def finish(self, output: str | Path) -> None:
+        """The MP4 at `output`; the writer is closed after."""
+        try:
+            self.writer.close()
+            if self.frames == 0:
+                raise ClipError(f"{self.clip.path.name!r} has no frames to paint.")
+            with_sound(self.silent, self.clip.path, Path(output))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.writer.close()
+        self.folder.cleanup()
+
+
 def paint_clip(clip: Clip, painter: FastPainter | SlowPainter, output: str | Path, size: int, *,
                temporal: bool = True, on_frame: Callable[[int, Report], None] | None = None) -> Report:
     """Every frame of `clip` painted at `size` into the MP4 `output`, at the clip's frame rate, with its sound."""
-    width, height = painted_size(clip, size)
     report, started = Report(), time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="nst-video-") as folder:
-        silent = Path(folder) / "frames.mp4"
-        writer = video_writer(silent, (width, height), clip.fps)
-        try:
-            last_frame = last_painting = None
-            for frame in read_frames(clip):
-                frame = frame.resize((width, height), Image.Resampling.LANCZOS)
-                pixels = np.asarray(frame)
-                moved = motion(last_frame, pixels) if last_frame is not None else None
-                painting = painter.paint(frame, last_painting if temporal else None, moved)
-                if moved is not None:
-                    report.errors.append(temporal_error(painting, last_painting, moved))
-                writer.send(np.ascontiguousarray(painting))
-                last_frame, last_painting = pixels, painting
-                report.frames += 1
-                report.seconds = time.perf_counter() - started
-                if on_frame is not None:
-                    on_frame(report.frames, report)
-        finally:
-            writer.close()
-        if report.frames == 0:
-            raise ClipError(f"{clip.path.name!r} has no frames to paint.")
-        with_sound(silent, clip.path, Path(output))
+    writer = ClipWriter(clip, painted_size(clip, size))
+    try:
+        for painted in painted_frames(clip, painter, size, temporal=temporal):
+            writer.send(painted.painting)
+            if painted.error is not None:
+                report.errors.append(painted.error)
+            report.frames += 1
+            report.seconds = time.perf_counter() - started
+            if on_frame is not None:
+                on_frame(report.frames, report)
+        writer.finish(output)
+    finally:
+        writer.close()
     return report
 
 

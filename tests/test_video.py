@@ -12,7 +12,15 @@ import pytest
 
 from bench.video import make_pan_clip
 from nst_core import Settings
-from nst_core.video import ClipError, FastPainter, SlowPainter, choose_painter, open_clip, paint_clip
+from nst_core.video import (
+    ClipError,
+    FastPainter,
+    SlowPainter,
+    choose_painter,
+    open_clip,
+    paint_clip,
+    painted_frames,
+)
 
 from .conftest import ROOT
 
@@ -65,6 +73,20 @@ def still_painted(pan, tmp_path) -> None:
     for p, s, f in zip(photo, smooth, flicker):
         p = cv2.resize(p, (f.shape[1], f.shape[0]), interpolation=cv2.INTER_AREA)
         assert np.abs(s - f).mean() < 0.5 * np.abs(f - p).mean()
+
+
+def test_a_clip_painted_in_two_runs_is_the_clip_painted_in_one(pan):
+    """A ZeroGPU call or a segment goes on from the last painting of the one before: same frames, same errors."""
+    painter, _ = choose_painter("stained_glass", "fast", Settings())
+    clip = open_clip(pan)
+    whole = list(painted_frames(clip, painter, 96))
+    first = list(painted_frames(clip, painter, 96, stop=4))
+    rest = list(painted_frames(clip, painter, 96, start=4, last_painting=first[-1].painting))
+    assert [p.index for p in first + rest] == [p.index for p in whole] == list(range(10))
+    for one, two in zip(whole, first + rest):
+        assert np.array_equal(one.painting, two.painting) and one.error == two.error
+    afresh = next(painted_frames(clip, painter, 96, start=4))
+    assert afresh.error is None and not np.array_equal(afresh.painting, whole[4].painting)
 
 
 def test_the_slow_method_starts_from_the_moved_last_frame_and_is_held_to_it(pan, tmp_path, real_weights):
