@@ -265,13 +265,19 @@ def choose_painter(style: str, method: str | None, settings: Settings) -> tuple[
             raise NSTError("A fast-network file has no painting to optimise towards: give a painting or a gallery "
                            "name for --method slow.")
         return FastPainter(resolve_model(style)), "fast"
-    painting = decode_image(resolve_style_source(style))
+    return painter_for(decode_image(resolve_style_source(style)), method, settings, name=repr(style))
+
+
+def painter_for(painting: Image.Image, method: str | None, settings: Settings, *, name: str = "this painting"
+                ) -> tuple[FastPainter | SlowPainter, str]:
+    """The painter for a painting and `method` (None: the shipped network trained on it if there is one, else
+    the optimisation), with the method's name."""
     if method != "slow":
         network = model_for_painting(painting)
         if network is not None:
             return FastPainter(network), "fast"
         if method == "fast":
-            raise ModelError(f"No fast network is trained for {style!r}; use --method slow, or one of: "
+            raise ModelError(f"No fast network is trained for {name}; use the slow method, or one of: "
                              f"{', '.join(shipped_models())}.")
     return SlowPainter(painting, settings), "slow"
 
