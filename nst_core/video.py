@@ -71,7 +71,7 @@ def open_clip(path: str | Path) -> Clip:
     finally:
         capture.release()
     if not readable or fps <= 0 or min(size) <= 0:
-        raise ClipError(f"{path.name!r} is not a video this studio can read (try an MP4, WebM or MOV).")
+        raise ClipError(f"The file {path.name!r} is not a video this studio can read (try an MP4, WebM or MOV).")
     return Clip(path, fps, count, size)
 
 
@@ -204,7 +204,7 @@ class ClipWriter:
         try:
             self.writer.close()
             if self.frames == 0:
-                raise ClipError(f"{self.clip.path.name!r} has no frames to paint.")
+                raise ClipError(f"The clip {self.clip.path.name!r} has no frames to paint.")
             with_sound(self.silent, self.clip.path, Path(output))
         finally:
             self.close()

@@ -24,6 +24,7 @@ class Limits:
     max_iterations: int = 1000  # NST_MAX_ITERATIONS
     job_seconds: float = 300.0  # NST_JOB_SECONDS: wall clock of one job, then it ends with its last image
     train_seconds: float = 180.0  # NST_TRAIN_SECONDS: wall clock of one fast-network training, then it keeps its best
+    video_seconds: float = 20.0  # NST_VIDEO_SECONDS: the longest clip the Video tab paints
     queue_size: int = 32  # NST_QUEUE_SIZE: Gradio's queue; beyond it, "queue is full"
     compute_slots: int = 1  # NST_COMPUTE_SLOTS: jobs computing at once; the rest wait first come first served
     # NST_BATCH_JOBS: on a GPU server (not ZeroGPU), up to this many visitors' Stylize runs of one shape share the

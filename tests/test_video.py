@@ -114,7 +114,7 @@ def test_the_command_line_paints_a_clip_and_refuses_what_is_not_one(pan, tmp_pat
     refused = subprocess.run([sys.executable, "-m", "nst_core.video", str(text), "stained_glass", "-o",
                               str(tmp_path / "x.mp4")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert refused.returncode == 2 and refused.stderr.strip() == (
-        "error: 'holiday.mp4' is not a video this studio can read (try an MP4, WebM or MOV).")
+        "error: The file 'holiday.mp4' is not a video this studio can read (try an MP4, WebM or MOV).")
     no_network = subprocess.run([sys.executable, "-m", "nst_core.video", str(pan),
                                  str(ROOT / "styles" / "gallery" / "ink_hatching.png"), "--method", "fast", "-o",
                                  str(tmp_path / "y.mp4")], capture_output=True, text=True, cwd=ROOT, timeout=120)
