@@ -6,6 +6,7 @@ network (fp32, deterministic); the slow method's frames: real weights, fp32."""
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def run(jobs: VideoJobs, clip, painting, method="auto", size=96, session="visito
 
 def test_a_clip_is_painted_frame_by_frame_into_an_mp4_with_its_frame_rate_and_sound(tmp_path, pan):
     jobs = jobs_for(tmp_path)
-    updates = run(jobs, pan, GALLERY / "stained_glass.png")
+    picked = tmp_path / "picked.png"  # a gallery pick reaches the handler as a copy in Gradio's cache
+    shutil.copy(GALLERY / "stained_glass.png", picked)
+    updates = run(jobs, pan, picked)
     preview, status, chart, clip, download = updates[-1]
     assert clip == download and Path(clip).suffix == ".mp4"
     assert len(frames_of(clip)) == 10 and has_sound(clip)
@@ -78,8 +81,11 @@ def test_stop_keeps_the_frames_already_painted_as_a_clip(tmp_path, pan):
     jobs = jobs_for(tmp_path)
     painting = jobs.paint(str(pan), str(GALLERY / "stained_glass.png"), "fast", 96, Request())
     shown = next(int(m[1]) for update in painting if (m := re.match(r"Frame \*\*(\d+)\*\*", str(update[1]))))
+    with pytest.raises(gr.Error, match="You already have a job running"):  # a second Run is refused...
+        list(jobs.paint(str(pan), str(GALLERY / "stained_glass.png"), "fast", 96, Request()))
     painting.close()  # what Stop does: the generator closes at its yield
-    status, clip, download = jobs.after_stop(Request())
+    stopping, (status, clip, download) = jobs.after_stop(Request())  # ...and Stop still finds the first's frames
+    assert stopping[0].startswith("Stopping: the frame being painted is finished first")
     assert status.startswith(f"Stopped at frame {shown} of 10") and clip == download
     assert shown < 10 and len(frames_of(clip)) == shown and has_sound(clip)
     assert jobs.runner.board.join("visitor") is not None  # the job left the board
@@ -90,9 +96,9 @@ def test_stop_before_any_frame_and_stop_with_no_job_say_so(tmp_path, pan):
     painting = jobs.paint(str(pan), str(GALLERY / "stained_glass.png"), "fast", 96, Request())
     next(painting)  # "waiting for a slot"-free board: the first update is the first frame's at the earliest
     painting.close()
-    status, *_ = jobs.after_stop(Request())
+    *_, (status, _, _) = jobs.after_stop(Request())
     assert status.startswith("Stopped")
-    assert jobs_for(tmp_path).after_stop(Request("nobody")) == ("Stopped.", gr.skip(), gr.skip())
+    assert list(jobs_for(tmp_path).after_stop(Request("nobody")))[-1] == ("Stopped.", gr.skip(), gr.skip())
 
 
 def test_the_time_limit_ends_the_clip_with_what_is_painted(tmp_path, pan):

@@ -8,6 +8,7 @@ time. The slow method optimises every frame: on ZeroGPU it is cut into GPU calls
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -23,6 +24,7 @@ from PIL import Image
 from nst_core import NSTError, Settings
 from nst_core.config import default_weights
 from nst_core.fast.apply import model_for_painting, shipped_models
+from nst_core.fast.model import style_digest
 from nst_core.gallery import list_styles
 from nst_core.images import decode_image
 from nst_core.lru import LRU
@@ -36,7 +38,8 @@ from ..zerogpu import on_gpu, on_zero_gpu
 
 METHODS = ("auto", "fast", "slow")  # auto: the fast network where one is trained for the painting, else slow
 SLOW_ITERATIONS = 60  # the first frame's steps (a third of them for each next one): seconds a frame on a CPU
-STOP_WAIT = 15.0  # seconds after Stop to wait for the stopped job to finish its MP4
+# After Stop, the job closes at its next frame, within its time limit; then it writes its MP4 (this long at most).
+STOP_GRACE = 30.0
 OUTPUTS = 5  # preview, status, chart, painted clip, download
 
 
@@ -105,27 +108,41 @@ slow_call_frames = on_gpu(duration=call_seconds, on_cpu=on_cpu)(call_frames)
 
 # --- the handlers (in the server process) ------------------------------------------------------------------
 
-class StoppedClips:
-    """What a stopped job left, per session: set by the job as it closes (it finishes its MP4 first), read by
-    Stop's follow-up, which may come before the job has closed."""
+class Outcome:
+    """What one job left for Stop's follow-up: (status, clip, download), once the job has closed."""
 
     def __init__(self) -> None:
-        self.items: LRU[str, tuple[threading.Event, list]] = LRU(64)
+        self.closed = threading.Event()
+        self.value: tuple | None = None
 
-    def expect(self, session: str) -> None:
-        self.items.put(session, (threading.Event(), []))
+    def put(self, value: tuple) -> None:
+        """The job's outcome; only the first counts (the painting's own, before the runner's fallback)."""
+        if self.value is None:
+            self.value = value
+            self.closed.set()
 
-    def put(self, session: str, outcome: tuple) -> None:
-        pending = self.items.get(session)
-        if pending is not None:
-            pending[1].append(outcome)
-            pending[0].set()
+
+class StoppedClips:
+    """Each session's latest job's Outcome, for Stop's follow-up, which may come before the job has closed."""
+
+    def __init__(self) -> None:
+        self.items: LRU[str, Outcome] = LRU(64)
+
+    def expect(self, session: str) -> Outcome | None:
+        """A new job's Outcome; None while the session's last job is still open (the new one will be refused, and
+        a Stop is for the open one)."""
+        current = self.items.get(session)
+        if current is not None and not current.closed.is_set():
+            return None
+        outcome = Outcome()
+        self.items.put(session, outcome)
+        return outcome
 
     def take(self, session: str, timeout: float) -> tuple | None:
-        pending = self.items.get(session)
-        if pending is None or not pending[0].wait(timeout):
+        outcome = self.items.get(session)
+        if outcome is None or not outcome.closed.wait(timeout):
             return None
-        return pending[1][0]
+        return outcome.value
 
 
 class VideoJobs:
@@ -138,8 +155,14 @@ class VideoJobs:
 
     def paint(self, clip: Any, painting: Any, method: Any, size: Any, request: Any) -> Iterator[tuple]:
         """Stream (preview, status, chart, painted clip, download) while the clip is painted."""
-        return self.runner.stream(request, lambda: self.checked(clip, painting, method, size), self.painting,
-                                  waiting=status_update(1, OUTPUTS))
+        outcome = self.stopped.expect(session_of(request))
+        try:
+            yield from self.runner.stream(request, lambda: self.checked(clip, painting, method, size),
+                                          functools.partial(self.painting, outcome=outcome),
+                                          waiting=status_update(1, OUTPUTS))
+        finally:  # what Stop offers when the job never painted (stopped while waiting for a slot, or refused)
+            if outcome is not None:
+                outcome.put(("Stopped before the first frame was painted.", gr.skip(), gr.skip()))
 
     def checked(self, clip: Any, painting: Any, method: Any, size: Any) -> VideoJob:
         if not clip:
@@ -156,7 +179,8 @@ class VideoJobs:
         if seconds > self.limits.video_seconds:
             raise NSTError(f"The clip is {seconds:.0f} s long; this server paints clips of up to "
                            f"{self.limits.video_seconds:g} s, so trim it first.")
-        art, style = decode_image(painting), painting_name(painting)
+        art = decode_image(painting)
+        style = painting_name(art)
         network = model_for_painting(art) if method != "slow" else None
         if method == "fast" and network is None:
             raise NSTError(f"No fast network is trained for {style}; pick the slow method, or one of these "
@@ -164,10 +188,9 @@ class VideoJobs:
         settings = Settings(iterations=SLOW_ITERATIONS, weights=default_weights())
         return VideoJob(opened, art, style, "fast" if network else "slow", int(size), settings)
 
-    def painting(self, job: VideoJob, session: str) -> Iterator[tuple]:
+    def painting(self, job: VideoJob, session: str, outcome: Outcome | None) -> Iterator[tuple]:
         key = video_key(session)
         self.keepsakes.begin(key)
-        self.stopped.expect(session)
         writer = ClipWriter(job.clip, painted_size(job.clip, job.size))
         started, throttle, rows = time.monotonic(), Throttle(), []
         last, done = None, 0
@@ -195,12 +218,14 @@ class VideoJobs:
             path = str(self.files.download_path("painted", ".mp4"))
             writer.finish(path)
         except GeneratorExit:  # Stop: the frames painted so far become the clip Stop's follow-up offers
-            self.stopped.put(session, self.keep_stopped(job, writer, done))
+            if outcome is not None:
+                outcome.put(self.keep_stopped(job, writer, done))
             raise
         finally:
             writer.close()
         summary = self.summary(job, done, started, rows)
-        self.stopped.put(session, (summary, path, path))  # a Stop that comes now finds the whole clip
+        if outcome is not None:
+            outcome.put((summary, path, path))  # a Stop that comes now finds the whole clip
         yield self.files.frame(last, "webp"), summary, change_table(rows), path, path
 
     def frames_in_calls(self, job: VideoJob) -> Iterator[Frame]:
@@ -250,9 +275,12 @@ class VideoJobs:
         return (f"Stopped at frame {done} of {job.clip.count} ({job.method}). The painted part is kept: play it "
                 "or download it below.", str(path), str(path))
 
-    def after_stop(self, request: gr.Request) -> tuple:
-        outcome = self.stopped.take(session_of(request), STOP_WAIT)
-        return outcome if outcome is not None else ("Stopped.", gr.skip(), gr.skip())
+    def after_stop(self, request: gr.Request) -> Iterator[tuple]:
+        """(status, clip, download) after Stop: the job stops at its next frame (a slow frame can take a while),
+        then offers the frames painted so far."""
+        yield "Stopping: the frame being painted is finished first…", gr.skip(), gr.skip()
+        outcome = self.stopped.take(session_of(request), self.limits.job_seconds + STOP_GRACE)
+        yield outcome if outcome is not None else ("Stopped.", gr.skip(), gr.skip())
 
 
 def change_table(rows: list[dict]) -> Any:
@@ -260,9 +288,12 @@ def change_table(rows: list[dict]) -> Any:
     return pd.DataFrame(rows, columns=["frame", "change"]) if rows else gr.skip()
 
 
-def painting_name(painting: str | bytes) -> str:
-    """A gallery painting's title (a gallery pick is its file's path), else "your painting"."""
-    for style in list_styles():
-        if style.available and str(style.path) == painting:
-            return style.title
-    return "your painting"
+@functools.cache
+def gallery_titles() -> dict[str, str]:
+    """The gallery's paintings' titles by their pixels' digest (a gallery pick reaches the handler as a copy)."""
+    return {style_digest(decode_image(style.path)): style.title for style in list_styles() if style.available}
+
+
+def painting_name(painting: Image.Image) -> str:
+    """A gallery painting's title, else "your painting"."""
+    return gallery_titles().get(style_digest(painting), "your painting")
