@@ -99,3 +99,38 @@ def pareto_plot(points: dict[str, list[tuple[float, float]]], means: dict[str, t
         draw.text((right + 36, top + 20 * i - 3), name, fill="black", font=font(12))
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
+
+
+def line_plot(series: dict[str, list[float]], path: Path, title: str, x_label: str, y_label: str,
+              first_x: int = 1) -> None:
+    """One line per series (value k drawn at x = first_x + k), a colour each, with a legend; y from 0."""
+    width, height, margin = 900, 420, 70
+    longest = max(len(values) for values in series.values())
+    top_value = max(max(values) for values in series.values()) * 1.1 or 1.0
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = margin, 40, width - 220, height - margin
+
+    def at(k: float, value: float) -> tuple[float, float]:
+        return (left + k / max(longest - 1, 1) * (right - left), bottom - value / top_value * (bottom - top))
+
+    draw.rectangle((left, top, right, bottom), outline="#6b7280")
+    for k in range(6):
+        value = top_value * k / 5
+        _, py = at(0, value)
+        draw.line((left - 5, py, left, py), fill="#6b7280")
+        draw.text((left - 40, py - 7), f"{value:.1f}", fill="black", font=font(12))
+    for k in range(0, longest, max(1, longest // 12)):
+        px, _ = at(k, 0)
+        draw.line((px, bottom, px, bottom + 5), fill="#6b7280")
+        draw.text((px - 6, bottom + 8), str(first_x + k), fill="black", font=font(12))
+    draw.text((left, 10), title, fill="black", font=font(14))
+    draw.text((left, height - 30), x_label, fill="black", font=font(13))
+    draw.text((8, top - 22), y_label, fill="black", font=font(13))
+    for i, (name, values) in enumerate(series.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        draw.line([at(k, v) for k, v in enumerate(values)], fill=colour, width=2)
+        draw.line((right + 20, top + 24 * i + 6, right + 40, top + 24 * i + 6), fill=colour, width=3)
+        draw.text((right + 46, top + 24 * i), name, fill="black", font=font(12))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)

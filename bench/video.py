@@ -25,6 +25,7 @@ from nst_core import Settings
 from nst_core.video import choose_painter, open_clip, paint_clip
 
 from .machine import machine_name
+from .sheets import line_plot
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 GALLERY = Path(__file__).resolve().parents[1] / "styles" / "gallery"
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--slow-iterations", type=int, default=0, help="also the slow method, this many steps for "
                         "the first frame (0: fast only)")
     parser.add_argument("--weights", default=None)
+    parser.add_argument("--plot", type=Path, default=None, help="also draw each run's temporal error per frame here")
     args = parser.parse_args()
     print(f"# {machine_name(torch.device('cpu'))}, {torch.get_num_threads()} threads; a {args.frames}-frame pan, "
           f"painted at {args.size} px")
@@ -71,6 +73,7 @@ def main() -> None:
         if args.slow_iterations:
             values = {"iterations": args.slow_iterations, **({"weights": args.weights} if args.weights else {})}
             methods.append(("slow", args.slow_style, Settings(**values)))
+        series = {}
         for method, style, settings in methods:
             painter, _ = choose_painter(style, method, settings)
             flicker = paint_clip(clip, painter, Path(folder) / "flicker.mp4", args.size, temporal=False)
@@ -78,6 +81,11 @@ def main() -> None:
             for name, report in (("no", flicker), ("yes", smooth)):
                 print(f"| {method} | {name} | {report.mean_error:.2f} | {report.frames / report.seconds:.2f} | "
                       f"{report.mean_error / flicker.mean_error:.2f}x |", flush=True)
+                series[f"{method}, {'temporal' if name == 'yes' else 'frame by frame'}"] = report.errors
+    if args.plot:
+        line_plot(series, args.plot, f"Each frame's change from the last one moved along the motion "
+                  f"({args.frames}-frame pan, {args.size} px)", "frame", "temporal error (levels of 255)", first_x=2)
+        print(f"plot: {args.plot}")
 
 
 if __name__ == "__main__":

@@ -170,8 +170,11 @@ def test_explain_bench_times_each_view_against_a_reference_step(shared_images, t
                                           str(row["reference_steps"])]]
 
 
-def test_video_bench_compares_the_temporal_step_with_frame_by_frame(shared_images):
-    result = bench("bench.video", "--size", "64", "--frames", "4")
+def test_video_bench_compares_the_temporal_step_with_frame_by_frame(shared_images, tmp_path):
+    result = bench("bench.video", "--size", "64", "--frames", "4", "--plot", str(tmp_path / "change.png"))
     rows = table_rows(result.stdout)
     assert [tuple(r[:2]) for r in rows] == [("fast", "no"), ("fast", "yes")]
     assert rows[0][4] == "1.00x" and all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows)
+    plot = Image.open(tmp_path / "change.png").convert("RGB")
+    colours = {colour for _, colour in plot.getcolors(1 << 20)}
+    assert {(17, 24, 39), (37, 99, 235)} <= colours  # a line for each run, in the palette's first two colours
