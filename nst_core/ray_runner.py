@@ -9,6 +9,7 @@ writes them, so OUT_DIR need only be here.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Sequence
 
 from .batch_items import Item, Job, Outcome, Painter, attempt
@@ -17,6 +18,7 @@ from .errors import NSTError
 # A task is re-run up to this many times when its worker is lost (the process killed, out of memory, the machine
 # gone); an item that fails with a sentence is an outcome, not an exception, so it is never re-run.
 MAX_RETRIES = 3
+CONNECT_SECONDS = 5  # for the head to answer at all
 
 
 def import_ray():
@@ -32,6 +34,8 @@ def connect(ray, address: str) -> bool:
     (a caller that had already connected, a test, keeps its own)."""
     if ray.is_initialized():
         return False
+    if address != "local":
+        check_answers(address)
     try:
         if address == "local":
             ray.init(include_dashboard=False, logging_level="ERROR")
@@ -39,8 +43,24 @@ def connect(ray, address: str) -> bool:
             ray.init(address=address, logging_level="ERROR")
     except Exception as error:  # Ray raises several kinds here (ConnectionError, RuntimeError, ValueError)
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise NSTError(f"Could not join the Ray cluster at {address!r}: {detail.rstrip('.')}.") from None
+        # A `ray start` cluster checks a token by default from Ray 2.59 on, and a driver without it sees only this.
+        hint = "" if address == "local" else (" (a cluster with token authentication also needs RAY_AUTH_MODE=token "
+                                              "and its token here: see docs/batch.md)")
+        raise NSTError(f"Could not join the Ray cluster at {address!r}: {detail.rstrip('.')}{hint}.") from None
     return True
+
+
+def check_answers(address: str) -> None:
+    """Refuse, at once, an address where nothing listens: Ray's own client would retry it for minutes, printing a
+    warning every few seconds. Addresses that are not HOST:PORT ("auto") are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError:
+        raise NSTError(f"Nothing answers at {address!r}: start the cluster there with `ray start --head`, or give the "
+                       "address that `ray start` printed.") from None
 
 
 def run_on_ray(address: str, items: Sequence[Item], painter: Painter, job: Job, *,

@@ -4,6 +4,7 @@ method throughout (a shipped network: deterministic and cheap), at 64-96 px."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,10 @@ from PIL import Image
 from bench.video import make_pan_clip
 from nst_core import Settings
 from nst_core.batch import Job, main, paint_batch
+from nst_core.errors import NSTError
 from nst_core.flow import motion, temporal_error
 from nst_core.images import read_recipe
+from nst_core.ray_runner import check_answers
 from nst_core.segments import joined_frames, paint_segment, plan_segments
 from nst_core.video import Clip, ClipError, FastPainter, choose_painter, open_clip, painted_size, read_frames
 
@@ -241,3 +244,11 @@ def test_without_ray_the_flag_says_how_to_install_it(photos, tmp_path, capsys, m
     assert main([str(photos), "stained_glass", "-o", str(tmp_path / "out"), "--size", "64", "--ray", "local"]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: --ray needs Ray, which is not installed: pip install -r requirements-ray.txt")
+
+
+def test_an_address_where_nothing_answers_is_refused_at_once():
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(NSTError, match=f"Nothing answers at '127.0.0.1:{port}': start the cluster there"):
+        check_answers(f"127.0.0.1:{port}")
