@@ -76,18 +76,18 @@ def open_clip(path: str | Path) -> Clip:
 
 
 def read_frames(clip: Clip, start: int = 0) -> Iterator[Image.Image]:
-    """The clip's frames from index `start` on (the ones before are decoded and dropped: seeking by frame number is
-    not exact in every container)."""
+    """The clip's frames from index `start` on. The ones before are grabbed and dropped, never converted: seeking
+    by frame number is not exact in every container."""
     capture = cv2.VideoCapture(str(clip.path))
     try:
-        index = 0
+        for _ in range(start):
+            if not capture.grab():
+                return
         while True:
             ok, frame = capture.read()
             if not ok:
                 return
-            if index >= start:
-                yield Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            index += 1
+            yield Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
     finally:
         capture.release()
 
