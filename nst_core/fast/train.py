@@ -1,4 +1,9 @@
-"""Training a fast network for one style, as a generator of progress events (like the engine's loop).
+"""Training a fast network, as a generator of progress events (like the engine's loop).
+
+One network may learn several paintings at once (conditional instance normalisation, see model.py): step N
+trains style N mod the number of styles, its scales and shifts and the shared convolutions. A trained
+network can also learn one more painting afterwards (`base`): then only the new style's scales and shifts
+move, every convolution stays as it was (Dumoulin et al. 2017's fine-tuning of a new style).
 
 Two teachers:
 - `perceptual` (Johnson et al. 2016): the engine's own content and style losses (nst_core.losses through
@@ -11,7 +16,8 @@ Two teachers:
 the network's output on a held-out photo and, when the smoothed loss is the lowest so far, a copy of the
 network (`best`), so a front end that stops early keeps the best one. A checkpoint every `checkpoint_every`
 steps holds everything needed to resume exactly (the random crops of step N depend only on the seed and N).
-Closing the generator stops training. Nothing here prints or knows a front end.
+Closing the generator stops training. Nothing here prints or knows a front end. The distil teacher
+trains one style at a time (its targets are one picture per photo).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -43,7 +49,7 @@ from ..images import fitted_size, resize_to, to_pil, to_tensor
 from ..losses import content_loss, make_style_loss, total_variation
 from ..names import LAYER_CHOICES
 from .data import PhotoSet
-from .model import WIDTHS, FastModel, TransformerNet, style_digest
+from .model import WIDTHS, FastModel, StyleEntry, TransformerNet, blend_weights, format_one_names, style_digest
 
 TEACHERS = ("perceptual", "distil")
 CHECKPOINT_FORMAT = "nst-fast-checkpoint-1"
@@ -155,17 +161,43 @@ def distil_targets(photos: PhotoSet, painting: Image.Image, settings: TrainSetti
         yield index, target
 
 
-def train_iter(painting: Image.Image, photos: PhotoSet, settings: TrainSettings, *, style_name: str,
+Paintings = Image.Image | Mapping[str, Image.Image]  # one painting (named by `style_name`), or paintings by name
+
+
+def named_paintings(painting: Paintings, style_name: str) -> list[tuple[str, Image.Image]]:
+    """The paintings to learn as (name, painting) pairs, in order; one-sentence errors for what cannot be."""
+    if isinstance(painting, Image.Image):
+        return [(style_name, painting)]
+    named = list(painting.items())
+    if not named:
+        raise SettingsError("Training needs at least one painting.")
+    return named
+
+
+def check_teacher(settings: TrainSettings, paintings: int, base: FastModel | None = None) -> None:
+    """Refuse, in one sentence, what the teachers cannot do (before a front end spends time on the photos)."""
+    if settings.teacher == "distil" and (paintings > 1 or base is not None):
+        raise SettingsError("The distil teacher learns one painting on its own; use the perceptual teacher for "
+                            "several paintings or a new style of a trained network.")
+    if base is not None and paintings != 1:
+        raise SettingsError("A new style is learnt from one painting at a time.")
+
+
+def train_iter(painting: Paintings, photos: PhotoSet, settings: TrainSettings, *, style_name: str = "",
                sample: Image.Image | None = None, checkpoint: Path | None = None, resume: bool = False,
-               backbone: VGGFeatures | None = None) -> Iterator[TrainProgress]:
+               backbone: VGGFeatures | None = None, base: FastModel | None = None) -> Iterator[TrainProgress]:
     """Yield a TrainProgress per step; the last has done=True and the best network (`best`).
 
-    `photos` must carry targets for the distil teacher (PhotoSet.with_targets). With `resume`, training
-    continues from `checkpoint` if it exists (made with the same settings but for `steps`)."""
+    `painting` is one painting (called `style_name`) or several by name: one network learns them all. With
+    `base`, one painting is learnt as a new style of a copy of that model, which keeps its styles and its
+    convolutions. `photos` must carry targets for the distil teacher (PhotoSet.with_targets). With `resume`,
+    training continues from `checkpoint` if it exists (made with the same settings but for `steps`)."""
+    paintings = named_paintings(painting, style_name)
+    check_teacher(settings, len(paintings), base)
     if settings.teacher == "distil" and photos.targets is None:
         raise SettingsError("The distil teacher needs the engine's pictures of the photos first (distil_targets).")
     device = pick_device(settings.device)
-    run = Training(painting, photos, settings, style_name, sample, device, backbone)
+    run = Training(painting, photos, settings, style_name, sample, device, backbone, base=base)
     if resume and checkpoint is not None and checkpoint.is_file():
         run.restore(checkpoint)
     try:
@@ -177,14 +209,19 @@ def train_iter(painting: Image.Image, photos: PhotoSet, settings: TrainSettings,
 class Training:
     """State of one training run; `events()` is the loop."""
 
-    def __init__(self, painting: Image.Image, photos: PhotoSet, settings: TrainSettings, style_name: str,
-                 sample: Image.Image | None, device: torch.device, backbone: VGGFeatures | None) -> None:
-        self.s, self.photos, self.device = settings, photos, device
-        self.painting, self.style_name = painting, style_name
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(settings.seed)
-            self.net = TransformerNet(settings.width).to(device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=settings.learning_rate)
+    def __init__(self, painting: Paintings, photos: PhotoSet, settings: TrainSettings, style_name: str,
+                 sample: Image.Image | None, device: torch.device, backbone: VGGFeatures | None, *,
+                 base: FastModel | None = None) -> None:
+        self.s, self.photos, self.device, self.base = settings, photos, device, base
+        self.paintings = named_paintings(painting, style_name)
+        if base is not None and base.net.width != settings.width:
+            raise SettingsError(f"The base model is {base.net.width}; train its new style with --width "
+                                f"{base.net.width}.")
+        self.net = self.new_net().to(device)
+        # Which styles the steps train, in turn: all of them, or the new one alone.
+        self.trained = [self.net.styles - 1] if base is not None else list(range(self.net.styles))
+        self.optimizer = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad],
+                                          lr=settings.learning_rate)
         self.step, self.elapsed_before = 0, 0.0
         self.ema: float | None = None
         self.best_ema, self.best_state = math.inf, None
@@ -196,22 +233,42 @@ class Training:
             model.check_layers([settings.content_layer, *settings.style_layers])
             self.extract = FeatureExtractor(model, device, settings.precision)
             self.style_loss = make_style_loss(settings.style_loss)
-            art = to_tensor(resize_to(painting, fitted_size(painting.size, settings.style_size, min_short=16)))
-            with torch.no_grad():
-                found = self.extract(art.to(device), settings.style_layers)
-                self.style_targets = {n: self.style_loss.target([found[n].float()], [1.0]) for n in found}
+            self.style_targets = {style: self.painting_targets(art) for style, (_, art) in zip(self.trained,
+                                                                                                 self.paintings)}
+
+    def new_net(self) -> TransformerNet:
+        """A seeded new network of the paintings' styles, or a copy of the base with one more style, started
+        at the base's average style, every other parameter frozen."""
+        if self.base is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.s.seed)
+                return TransformerNet(self.s.width, len(self.paintings))
+        net = copy.deepcopy(self.base.net).train()
+        net.requires_grad_(False)
+        new = net.add_style(blend_weights([1.0] * net.styles))
+        for norm in net.norms().values():
+            norm.scales[new].requires_grad_(True)
+            norm.shifts[new].requires_grad_(True)
+        return net
+
+    def painting_targets(self, painting: Image.Image) -> dict[str, torch.Tensor]:
+        s = self.s
+        art = to_tensor(resize_to(painting, fitted_size(painting.size, s.style_size, min_short=16)))
+        with torch.no_grad():
+            found = self.extract(art.to(self.device), s.style_layers)
+            return {n: self.style_loss.target([found[n].float()], [1.0]) for n in found}
 
     # --- the losses ---------------------------------------------------------------------------------------
 
-    def perceptual(self, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        s = self.s
-        out = self.net(photos)
+    def perceptual(self, photos: torch.Tensor, style: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        s, targets = self.s, self.style_targets[style]
+        out = self.net(photos, style)
         with torch.no_grad():
             target = self.extract(photos, [s.content_layer])[s.content_layer]
         feats = self.extract(out, [s.content_layer, *s.style_layers])
         content = content_loss(feats[s.content_layer], target) * s.content_weight
         # Per crop, as the engine measures one image; averaged over the crops and the layers.
-        style = sum(self.style_loss(feats[n][i:i + 1], self.style_targets[n])
+        style = sum(self.style_loss(feats[n][i:i + 1], targets[n])
                     for n in s.style_layers for i in range(photos.shape[0]))
         style = style * (s.style_weight / (len(s.style_layers) * photos.shape[0]))
         terms = {"content": content, "style": style}
@@ -220,7 +277,7 @@ class Training:
         return sum(terms.values()), terms
 
     def distil(self, photos: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        pixel = F.mse_loss(self.net(photos), targets)
+        pixel = F.mse_loss(self.net(photos, 0), targets)
         return pixel, {"pixel": pixel}
 
     # --- the loop ------------------------------------------------------------------------------------------
@@ -234,7 +291,7 @@ class Training:
             if self.s.teacher == "distil":
                 loss, terms = self.distil(photos, targets.to(self.device))
             else:
-                loss, terms = self.perceptual(photos)
+                loss, terms = self.perceptual(photos, self.trained[self.step % len(self.trained)])
             loss.backward()
         self.optimizer.step()
         values = torch.stack([loss.detach(), *(t.detach() for t in terms.values())]).tolist()  # one host sync
@@ -273,29 +330,42 @@ class Training:
                 return
 
     def sample_picture(self) -> Image.Image | None:
+        """The held-out photo in each trained style, side by side."""
         if self.sample is None:
             return None
         with torch.no_grad():  # instance norm keeps no running statistics: training and eval modes agree
-            return to_pil(self.net(self.sample))
+            return to_pil(torch.cat([self.net(self.sample, style) for style in self.trained], dim=-1))
 
     def model(self, seconds: float) -> FastModel:
         """The best network so far (the current one if there is none yet) with its metadata."""
-        net = TransformerNet(self.s.width)
+        net = TransformerNet(self.s.width, self.net.styles)
         net.load_state_dict(self.best_state or self.net.state_dict())
         net.eval()
-        meta = {"style": self.style_name, "style_digest": style_digest(self.painting), "teacher": self.s.teacher,
-                "width": self.s.width, "settings": self.s.to_dict(), "steps_done": self.step,
-                "best_loss": self.best_ema if math.isfinite(self.best_ema) else None,
-                "training_seconds": round(seconds, 1), "device": describe_device(self.device),
-                "photos": list(self.photos.names), "photos_skipped": len(self.photos.skipped),
-                "generator": f"nst-studio {__version__}", "torch": torch.__version__}
-        return FastModel(net, meta, self.painting)
+        record = {"teacher": self.s.teacher, "width": self.s.width, "settings": self.s.to_dict(),
+                  "steps_done": self.step, "best_loss": self.best_ema if math.isfinite(self.best_ema) else None,
+                  "training_seconds": round(seconds, 1), "device": describe_device(self.device),
+                  "photos": list(self.photos.names), "photos_skipped": len(self.photos.skipped),
+                  "generator": f"nst-studio {__version__}", "torch": torch.__version__}
+        new = [StyleEntry(name, style_digest(art), art) for name, art in self.paintings]
+        if self.base is not None:  # the base's record stays the model's; the new style keeps its own
+            shared = {k: v for k, v in self.base.meta.items() if k not in ("style", "style_digest")}
+            return FastModel(net, shared, styles=[*self.base.styles, replace(new[0], meta={"adapted": record})])
+        if len(new) == 1:
+            return FastModel(net, {"style": new[0].name, "style_digest": new[0].digest, **record}, new[0].painting)
+        return FastModel(net, record, styles=new)
+
+    def identity(self) -> str:
+        """What a checkpoint must have been made for, besides the settings: the styles and any base model."""
+        names = [name for name, _ in self.paintings]
+        if self.base is None and len(names) == 1:
+            return names[0]  # as checkpoints of one style always said
+        return json.dumps({"styles": names, "base": self.base.digest if self.base is not None else None})
 
     # --- checkpoints -----------------------------------------------------------------------------------------
 
     def save_checkpoint(self, path: Path, seconds: float) -> None:
         payload = {"format": CHECKPOINT_FORMAT, "settings": json.dumps(self.s.to_dict(), sort_keys=True),
-                   "style": self.style_name, "step": self.step, "seconds": seconds, "net": self.net.state_dict(),
+                   "style": self.identity(), "step": self.step, "seconds": seconds, "net": self.net.state_dict(),
                    "optimizer": self.optimizer.state_dict(), "ema": self.ema, "best_ema": self.best_ema,
                    "best": self.best_state}
         staging = path.with_name(path.name + ".part")
@@ -311,14 +381,17 @@ class Training:
             raise SettingsError(f"{path.name} is not a training checkpoint; delete it to start afresh.")
         theirs, mine = json.loads(payload["settings"]), self.s.to_dict()
         changed = sorted(k for k in mine if k not in RESUMABLE_CHANGES and theirs.get(k) != mine[k])
-        if changed or payload["style"] != self.style_name:
-            what = ", ".join(changed) or "the style"
+        if changed or payload["style"] != self.identity():
+            what = ", ".join(changed) or "style (or base model)"
             raise SettingsError(f"The checkpoint {path.name} was made with another {what}; use the same settings "
                                 "to resume, or delete it to start afresh.")
-        self.net.load_state_dict(payload["net"])
+        # Checkpoints of one style from before conditional normalisation name its scales as nn.InstanceNorm2d.
+        names = format_one_names(self.net)
+        self.net.load_state_dict({names.get(k, k): v for k, v in payload["net"].items()})
         self.optimizer.load_state_dict(payload["optimizer"])
         self.step, self.elapsed_before = int(payload["step"]), float(payload["seconds"])
-        self.ema, self.best_ema, self.best_state = payload["ema"], float(payload["best_ema"]), payload["best"]
+        self.ema, self.best_ema = payload["ema"], float(payload["best_ema"])
+        self.best_state = payload["best"] and {names.get(k, k): v for k, v in payload["best"].items()}
 
     def release(self) -> None:
         with contextlib.suppress(AttributeError):
