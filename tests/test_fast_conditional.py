@@ -1,6 +1,6 @@
 """One fast network of several styles (conditional instance normalisation, Dumoulin et al. 2017): its semantics,
-the shipped one-style files read as before, files of several styles, training several paintings (resumable),
-and a new style learnt with every convolution frozen."""
+the shipped one-style files read as before, files of several styles, training several paintings (resumable), a
+new style learnt with every convolution frozen, and the CLI's train, apply (by style name, --blend) and adapt."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import io
 
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from nst_core.errors import SettingsError
-from nst_core.fast.apply import shipped_models, stylize_fast
+from nst_core.fast.__main__ import main
+from nst_core.fast.apply import MODELS, shipped_models, style_model, stylize_fast
 from nst_core.fast.data import PhotoSet
 from nst_core.fast.model import (
     ConditionalInstanceNorm,
@@ -26,8 +28,11 @@ from nst_core.fast.model import (
     style_digest,
 )
 from nst_core.fast.train import Training, TrainSettings, train_iter
+from nst_core.gallery import get_style
+from nst_core.images import decode_image, read_recipe
 
 from .conftest import gradient_image, tiny_backbone
+from .test_fast_cli import cli
 
 TINY = dict(steps=4, batch=1, crop=32, style_size=48, sample_every=2, checkpoint_every=2, weights="untrained",
             device="cpu", content_layer="relu2_1", style_layers=("relu1_1", "relu2_1"))
@@ -209,3 +214,87 @@ def test_adapt_learns_a_new_style_with_every_convolution_and_old_style_frozen(ph
     assert end < 0.8 * start, (start, end)
     save_model(model, tmp_path / "three.pt")
     assert load_model(tmp_path / "three.pt").select("three").meta["style_digest"] == style_digest(new)
+
+
+def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp_path):
+    """Subprocesses as a user runs them, but for applying one style (in-process: main() is what runs)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        gradient_image(80 + 10 * i, 60, seed=i).save(folder / f"p{i}.png")
+    gradient_image(64, 64, seed=5).save(tmp_path / "mine.png")
+    tiny = ["--steps", "2", "--batch", "1", "--crop", "32", "--weights", "untrained", "--sample-every", "2",
+            "--style-size", "48", "--content-layer", "relu2_1", "--style-layers", "relu1_1", "relu2_1", "--quiet"]
+    model = tmp_path / "two.pt"
+    result = cli("train", "stained_glass", str(tmp_path / "mine.png"), "--photos", str(folder), "-o", str(model),
+                 *tiny)
+    assert result.returncode == 0, result.stderr
+    assert "2 styles" in result.stderr
+    trained = load_model(model)
+    assert [e.name for e in trained.styles] == ["stained_glass", "mine"]
+    assert trained.styles[0].digest == style_digest(decode_image(get_style("stained_glass").path))
+
+    photo, out = tmp_path / "photo.jpg", tmp_path / "out.png"
+    gradient_image(101, 67, seed=7).save(photo)
+    assert main(["apply", "mine", str(photo), "-o", str(out), "--size", "64", "--model", str(model)]) == 0
+    recipe = read_recipe(out)
+    assert recipe["fast_model"]["style"] == "mine" and recipe["fast_model"]["sha256"] == trained.digest
+    assert Image.open(out).size == (64, 42)
+
+    four = tmp_path / "three.pt"
+    result = cli("adapt", "marbled_paper", "--base", str(model), "--photos", str(folder), "-o", str(four), *tiny)
+    assert result.returncode == 0, result.stderr
+    assert "only the new style's scales and shifts train" in result.stderr and "3 styles" in result.stderr
+    adapted = load_model(four)
+    assert [e.name for e in adapted.styles] == ["stained_glass", "mine", "marbled_paper"]
+    assert trained.net.convolutions().keys() == adapted.net.convolutions().keys()
+    assert all(torch.equal(v, adapted.net.convolutions()[k]) for k, v in trained.net.convolutions().items())
+
+    result = cli("apply", str(four), str(photo), "-o", str(out), "--size", "64", "--blend", "mine=1",
+                 "marbled_paper=3")
+    assert result.returncode == 0, result.stderr
+    assert read_recipe(out)["fast_model"]["style"] == "mine 0.25 + marbled_paper 0.75"
+
+    result = cli("apply", str(four), str(photo), "-o", str(out), "--blend", "mine=1", "cubism=1")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: three.pt holds no style called 'cubism'; it holds stained_glass, mine, "
+                                     "marbled_paper.")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["apply", "no_such_style", "{photo}", "-o", "{out}"], "neither a shipped fast model"),
+    (["apply", "nope", "{photo}", "-o", "{out}", "--model", "{model}"], "holds no style called 'nope'"),
+    (["apply", "{model}", "{photo}", "-o", "{out}"], "holds 2 styles (a, b); name one with --model"),
+    (["apply", "{model}", "{photo}", "-o", "{out}", "--blend", "a=1", "z=1"], "holds no style called 'z'"),
+    (["apply", "{model}", "{photo}", "-o", "{out}", "--blend", "a"], "--blend takes NAME=WEIGHT pairs"),
+    (["apply", "{model}", "{photo}", "-o", "{out}", "--blend", "a=0", "b=0"], "non-negative"),
+    (["adapt", "{photo}", "--photos", "{tmp}", "-o", "{tmp}/m.pt", "--weights", "untrained"],
+     "no shipped multi-style network yet"),
+    (["adapt", "a", "--base", "{model}", "--photos", "{tmp}", "-o", "{tmp}/m.pt"], "already holds a style called 'a'"),
+    (["train", "a.png", "{tmp}/a.png", "--photos", "{tmp}", "-o", "{tmp}/m.pt"], "both called 'a'"),
+    (["train", "stained_glass", "marbled_paper", "--photos", "{tmp}", "-o", "{tmp}/m.pt", "--teacher", "distil"],
+     "distil teacher learns one painting"),
+])
+def test_errors_are_one_line(tmp_path, args, words, capsys, monkeypatch):
+    """In-process (main() is what the subprocess runs), to keep the suite quick."""
+    monkeypatch.delenv("NST_WEIGHTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    save_model(FastModel(multi_style_net(2), {}, styles=[StyleEntry("a"), StyleEntry("b")]), tmp_path / "ab.pt")
+    gradient_image(40, 30).save(tmp_path / "photo.png")
+    gradient_image(40, 30).save(tmp_path / "a.png")
+    values = {"photo": tmp_path / "photo.png", "out": tmp_path / "out.png", "model": tmp_path / "ab.pt",
+              "tmp": tmp_path}
+    assert main([a.format(**values) for a in args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+
+
+@pytest.mark.skipif(not shipped_models(), reason="no shipped fast models in styles/fast")
+def test_a_shipped_one_style_model_is_found_by_its_name_and_by_its_gallery_painting(tmp_path):
+    name = next(iter(shipped_models()))
+    assert style_model(name) is MODELS.get(shipped_models()[name])
+    renamed = load_model(shipped_models()[name])
+    renamed.meta["style"] = "renamed"
+    save_model(renamed, tmp_path / "renamed.pt")
+    # The gallery's name finds the style by its painting's digest, whatever the model calls it.
+    assert style_model(name, tmp_path / "renamed.pt").meta["style"] == "renamed"

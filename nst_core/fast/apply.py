@@ -3,11 +3,15 @@
 Shipped models live in `styles/fast/` (one `<style>.pt` per gallery style, trained with
 `python -m nst_core.fast train`; styles/fast/README.md says on what). Front ends find a model by name or
 file, or by the painting it was trained on (`model_for_painting`), and keep loaded models in a small cache
-keyed by the file's identity, so a webcam stream does not reload its model for every frame.
+keyed by the file's identity, so a webcam stream does not reload its model for every frame. A model of several
+styles stylizes through `style_model`, which picks one of its styles (by name, or by the gallery painting it
+learnt) or a blend of them.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +20,8 @@ from PIL import Image
 
 from .. import __version__
 from ..config import Settings, field_info
-from ..errors import ImageError
-from ..gallery import STYLES_DIR
+from ..errors import ImageError, SettingsError
+from ..gallery import STYLES_DIR, get_style
 from ..images import ImageSource, decode_image, fitted_size, resize_to, to_pil, to_tensor
 from ..lru import LRU
 from .model import MIN_SIDE, FastModel, ModelError, load_model, style_digest
@@ -75,6 +79,67 @@ def model_for_painting(painting: Image.Image) -> Path | None:
         if MODELS.get(path).meta.get("style_digest") == digest:
             return path
     return None
+
+
+def gallery_digest(name: str) -> str | None:
+    """The digest of the gallery painting called `name`, where it is on this machine (nothing is downloaded)."""
+    try:
+        style = get_style(name)
+    except SettingsError:
+        return None
+    return painting_digest(style.path) if style.available else None
+
+
+@functools.lru_cache(maxsize=64)
+def painting_digest(path: Path) -> str:
+    return style_digest(decode_image(path))
+
+
+def style_key(model: FastModel, name: str) -> str:
+    """`name` as `model` knows it: one of its styles' names, or the digest of the gallery painting called `name`
+    where the model learnt that painting under another name; else `name` (and `select` says what it holds)."""
+    if model.index(name) is None:
+        digest = gallery_digest(name)
+        if digest is not None and model.index(digest) is not None:
+            return digest
+    return name
+
+
+def style_holder(name: str) -> Path | None:
+    """The shipped model that holds a style called `name` (or the gallery painting called `name`), if any."""
+    for path in shipped_models().values():
+        model = MODELS.get(path)
+        if model.index(style_key(model, name)) is not None:
+            return path
+    return None
+
+
+def style_model(name: str, model: str | Path | None = None, blend: Mapping[str, float] | None = None) -> FastModel:
+    """The one-style model that stylizes as asked: `name` is a model (a file or a shipped name) of one style, or
+    a style held by `model` (a file or a shipped name) or by a shipped model; `blend` {style: weight} mixes
+    styles of that model (then `name` only says which model). Raises ModelError naming what there is."""
+    if model is not None:
+        found, named_model = MODELS.get(resolve_model(model)), False
+    elif str(name) in shipped_models() or Path(name).expanduser().is_file():
+        found, named_model = MODELS.get(resolve_model(name)), True
+    else:
+        holder = style_holder(name)
+        if holder is None:
+            raise ModelError(f"'{name}' is neither a shipped fast model ({', '.join(shipped_models()) or 'none'}), "
+                             "a model file, nor a style that one of them holds; name a model file with --model.")
+        found, named_model = MODELS.get(holder), False
+    if blend:
+        mix: dict[str, float] = {}
+        for style, weight in blend.items():  # two names of one style (its own, its gallery's) add up
+            key = style_key(found, style)
+            mix[key] = mix.get(key, 0.0) + weight
+        return found.select(mix)
+    if not named_model:
+        return found.select(style_key(found, name))
+    if found.net.styles > 1:
+        raise ModelError(f"{found.source} holds {found.net.styles} styles ({found.style}); name one with "
+                         f"--model {found.source} STYLE, or mix them with --blend.")
+    return found
 
 
 def output_size(photo: tuple[int, int], size: int | None) -> tuple[int, int]:
