@@ -146,6 +146,8 @@ def test_a_file_of_several_styles_is_small_and_selects_a_style_or_a_blend(tmp_pa
         assert (b.net(x) - net(x, 1)).abs().max().item() < 5e-3  # fp16 storage
         assert (mix.net(x) - net(x, torch.tensor([0.25, 0.0, 0.75]))).abs().max().item() < 5e-3
     assert stylize_fast(mix, gradient_image(50, 40), 48).size == (48, 38)
+    with pytest.raises(ModelError, match=r"abc.pt holds 3 styles \(a, b, c\); pick one of them"):
+        stylize_fast(loaded, gradient_image(50, 40), 48)  # what the studio's Fast tab would show for this file
     with pytest.raises(ModelError, match=r"abc.pt holds no style called 'd'; it holds a, b, c\."):
         loaded.select({"a": 1, "d": 1})
     with pytest.raises(ModelError, match="non-negative"):
