@@ -32,7 +32,7 @@ from .command import run_command
 from .config import Settings
 from .engine import resolve_backbone, stylize
 from .errors import NSTError
-from .fast.apply import MAX_SIDE, MODELS, model_for_painting, output_size, resolve_model, shipped_models
+from .fast.apply import MAX_SIDE, MODELS, model_for_painting, one_style, output_size, resolve_model, shipped_models
 from .fast.model import ModelError
 from .flow import Motion, blend, motion, temporal_error
 from .gallery import resolve_style_source
@@ -106,7 +106,7 @@ class FastPainter:
     """A fast network per frame; the last frame moved along the motion blended in where it is reliable."""
 
     def __init__(self, model_file: Path) -> None:
-        self.model = MODELS.get(model_file)
+        self.model = one_style(MODELS.get(model_file))
 
     def paint(self, frame: Image.Image, last: np.ndarray | None, moved: Motion | None) -> np.ndarray:
         with torch.inference_mode():

@@ -300,3 +300,11 @@ def test_a_shipped_one_style_model_is_found_by_its_name_and_by_its_gallery_paint
     save_model(renamed, tmp_path / "renamed.pt")
     # The gallery's name finds the style by its painting's digest, whatever the model calls it.
     assert style_model(name, tmp_path / "renamed.pt").meta["style"] == "renamed"
+
+
+def test_the_video_painter_refuses_a_file_of_several_styles_in_one_sentence(tmp_path):
+    from nst_core.video import FastPainter
+
+    save_model(FastModel(multi_style_net(2), {}, styles=[StyleEntry("a"), StyleEntry("b")]), tmp_path / "ab.pt")
+    with pytest.raises(ModelError, match=r"ab.pt holds 2 styles \(a, b\); pick one of them"):
+        FastPainter(tmp_path / "ab.pt")

@@ -152,13 +152,18 @@ def output_size(photo: tuple[int, int], size: int | None) -> tuple[int, int]:
     return target
 
 
-def stylize_fast(model: FastModel, photo: ImageSource, size: int | None = DEFAULT_SIZE) -> Image.Image:
-    """The photo in the model's style, its longest side `size` px (None: the photo's own size), one pass.
-    A model of several styles is refused in one sentence (front ends that know only one-style models get a
-    message, not a crash): `FastModel.select` picks its style first."""
+def one_style(model: FastModel) -> FastModel:
+    """`model`, if it holds one style; a model of several is refused in one sentence (front ends that know only
+    one-style models get a message, not a crash): `FastModel.select` picks its style first."""
     if model.net.styles > 1:
         raise ModelError(f"{model.source or 'That model'} holds {model.net.styles} styles ({model.style}); pick "
                          "one of them (or a blend) to stylize with.")
+    return model
+
+
+def stylize_fast(model: FastModel, photo: ImageSource, size: int | None = DEFAULT_SIZE) -> Image.Image:
+    """The photo in the model's style, its longest side `size` px (None: the photo's own size), one pass."""
+    one_style(model)
     image = decode_image(photo)
     x = to_tensor(resize_to(image, output_size(image.size, size)))
     with torch.inference_mode():
