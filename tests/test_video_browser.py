@@ -96,3 +96,20 @@ def test_a_file_that_is_not_a_video_is_one_sentence_and_paint_works_again(page, 
     assert status(page, "video-status") == ("The file 'holiday.mp4' is not a video this studio can read (try an MP4, "
                                             "WebM or MOV).")
     assert badges(page, ("video-status", "video-preview", "video-chart", "video-result", "video-download")) == []
+
+
+def test_on_a_phone_the_flicker_chart_fills_its_panel(app_server, shared_images, tmp_path):  # noqa: F811
+    """A long chart title squeezed the plot to a sliver at 390 px wide."""
+    clip = tmp_path / "pan.mp4"
+    make_pan_clip(clip, shared_images / "tubingen.jpg", frames=6, size=(96, 72))
+    with studio_page(app_server.url, tmp_path / "profile", (390, 844), phone=True) as page:
+        page.get_by_role("tab", name="Video").click()
+        add_clip(page, clip)
+        pick_painting(page, "Stained glass")
+        page.click("#video-paint")
+        status_has(page, "#video-status", "Done", 120)
+        page.wait_for_selector("#video-chart svg path.background", state="attached", timeout=30_000)
+        plot, panel = page.evaluate("""() => [
+            document.querySelector('#video-chart svg g.role-frame path.background').getBoundingClientRect().width,
+            document.querySelector('#video-chart').getBoundingClientRect().width]""")
+        assert plot > 0.6 * panel, (plot, panel)

@@ -58,8 +58,8 @@ class VideoTab:
                 self.status = gr.Markdown("Add a clip and pick a painting.", elem_id="video-status")
                 self.preview = gr.Image(label="The frame being painted", format="webp", interactive=False,
                                         elem_id="video-preview")
-                self.chart = gr.LinePlot(x="frame", y="change", title="Flicker: each frame's change from the last "
-                                         "one moved along the motion (levels of 255)", height=200,
+                # A short title: on a phone a long one squeezed the plot to a sliver (the status says what it is).
+                self.chart = gr.LinePlot(x="frame", y="change", title="Flicker per frame (levels of 255)", height=200,
                                          elem_id="video-chart")
                 self.result = gr.Video(label="Painted clip", interactive=False, elem_id="video-result")
                 self.download = gr.File(label="Download the MP4", interactive=False, elem_id="video-download")
