@@ -17,6 +17,7 @@ import pytest
 from bench.video import make_pan_clip
 from nst_core import Settings
 from nst_core.fast.apply import shipped_models
+from nst_core.video import open_clip
 from studio import Limits
 from studio.batches import Batches
 from studio.files import ServedFiles
@@ -99,6 +100,13 @@ def test_stop_before_any_frame_and_stop_with_no_job_say_so(tmp_path, pan):
     *_, (status, _, _) = jobs.after_stop(Request())
     assert status.startswith("Stopped")
     assert list(jobs_for(tmp_path).after_stop(Request("nobody")))[-1] == ("Stopped.", gr.skip(), gr.skip())
+
+
+def test_a_clip_shorter_than_its_container_says_is_done_not_cut_short(tmp_path, pan, monkeypatch):
+    """Some containers give a frame count that is only a guess: the summary tells of the frames there were."""
+    monkeypatch.setattr(video_job, "open_clip", lambda path: replace(open_clip(path), count=12))
+    *_, (preview, status, chart, clip, download) = run(jobs_for(tmp_path), pan, GALLERY / "stained_glass.png")
+    assert status.startswith("**Done**: 10 frames") and len(frames_of(clip)) == 10
 
 
 def test_the_time_limit_ends_the_clip_with_what_is_painted(tmp_path, pan):

@@ -193,7 +193,7 @@ class VideoJobs:
         self.keepsakes.begin(key)
         writer = ClipWriter(job.clip, painted_size(job.clip, job.size))
         started, throttle, rows = time.monotonic(), Throttle(), []
-        last, done = None, 0
+        last, done, out_of_time = None, 0, False
         try:
             for frame in self.frames_in_calls(job):
                 if frame.image is None:
@@ -223,7 +223,7 @@ class VideoJobs:
             raise
         finally:
             writer.close()
-        summary = self.summary(job, done, started, rows)
+        summary = self.summary(job, done, started, rows, out_of_time)
         if outcome is not None:
             outcome.put((summary, path, path))  # a Stop that comes now finds the whole clip
         yield self.files.frame(last, "webp"), summary, change_table(rows), path, path
@@ -253,9 +253,10 @@ class VideoJobs:
                 f"to go (limit {self.limits.job_seconds:g} s)")
         return f"{line}\n\n{note}" if note else line
 
-    def summary(self, job: VideoJob, done: int, started: float, rows: list[dict]) -> str:
+    def summary(self, job: VideoJob, done: int, started: float, rows: list[dict], out_of_time: bool) -> str:
         seconds = time.monotonic() - started
-        head = (f"**Done**: {done} frames" if done >= job.clip.count else
+        # (not `done < count`: the container's frame count is a guess for some files)
+        head = (f"**Done**: {done} frames" if not out_of_time else
                 f"**The time limit ({self.limits.job_seconds:g} s) ended the clip** at frame {done} of "
                 f"{job.clip.count}; the painted part is below:")
         change = f"{np.mean([row['change'] for row in rows]):.2f}" if rows else "–"
