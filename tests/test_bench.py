@@ -178,3 +178,29 @@ def test_video_bench_compares_the_temporal_step_with_frame_by_frame(shared_image
     plot = Image.open(tmp_path / "change.png").convert("RGB")
     colours = {colour for _, colour in plot.getcolors(1 << 20)}
     assert {(17, 24, 39), (37, 99, 235)} <= colours  # a line for each run, in the palette's first two colours
+
+
+def test_fast_quality_bench_compares_each_style_of_a_model_with_the_slow_engine(real_weights, shared_images,
+                                                                                 tmp_path):
+    from nst_core.fast.model import FastModel, StyleEntry, TransformerNet, save_model
+    from nst_core.gallery import get_style
+
+    styles = ("stained_glass", "pointillism")
+    paintings = {name: Image.open(get_style(name).path).convert("RGB") for name in styles}
+    entries = [StyleEntry(name, "", paintings[name]) for name in styles]
+    save_model(FastModel(TransformerNet("slim", 2).eval(), {"teacher": "perceptual"}, styles=entries),
+               tmp_path / "two.pt")
+    args = ("bench.fast_quality", "--model", str(tmp_path / "two.pt"), "--photos", "tubingen", "--size", "48",
+            "--cache", str(tmp_path / "cache"), "--sheet", str(tmp_path / "sheet.jpg"))
+    env = {"NST_WEIGHTS": str(real_weights)}
+    first, second = bench(*args, env=env), bench(*args, env=env)
+    rows = table_rows(first.stdout)
+    per_photo, per_style = rows[:2], rows[2:]
+    assert [r[:2] for r in per_photo] == [[name, "tubingen"] for name in styles]
+    for _, _, fast, slow, ratio, *_ in per_photo:
+        assert float(ratio.rstrip("x")) == pytest.approx(float(fast) / float(slow), abs=0.02)
+        assert 0 < float(slow) < 1  # the engine moved the picture toward the painting
+    assert [r[0] for r in per_style] == list(styles)
+    assert all(r[-1] == "cached" for r in table_rows(second.stdout)[:2])  # the slow pictures were kept
+    assert [r[2:5] for r in table_rows(second.stdout)[:2]] == [r[2:5] for r in per_photo]
+    assert Image.open(tmp_path / "sheet.jpg").width >= 4 * 256
