@@ -32,8 +32,16 @@ from .command import run_command
 from .config import Settings
 from .engine import resolve_backbone, stylize
 from .errors import NSTError
-from .fast.apply import MAX_SIDE, MODELS, model_for_painting, one_style, output_size, resolve_model, shipped_models
-from .fast.model import ModelError
+from .fast.apply import (
+    MAX_SIDE,
+    MODELS,
+    model_for_painting,
+    one_style,
+    output_size,
+    resolve_model,
+    shipped_styles,
+)
+from .fast.model import FastModel, ModelError
 from .flow import Motion, blend, motion, temporal_error
 from .gallery import resolve_style_source
 from .images import decode_image, to_pil, to_tensor
@@ -105,8 +113,8 @@ def painted_size(clip: Clip, size: int) -> tuple[int, int]:
 class FastPainter:
     """A fast network per frame; the last frame moved along the motion blended in where it is reliable."""
 
-    def __init__(self, model_file: Path) -> None:
-        self.model = one_style(MODELS.get(model_file))
+    def __init__(self, model: FastModel) -> None:
+        self.model = one_style(model)
 
     def paint(self, frame: Image.Image, last: np.ndarray | None, moved: Motion | None) -> np.ndarray:
         with torch.inference_mode():
@@ -264,7 +272,7 @@ def choose_painter(style: str, method: str | None, settings: Settings) -> tuple[
         if method == "slow":
             raise NSTError("A fast-network file has no painting to optimise towards: give a painting or a gallery "
                            "name for --method slow.")
-        return FastPainter(resolve_model(style)), "fast"
+        return FastPainter(MODELS.get(resolve_model(style))), "fast"
     return painter_for(decode_image(resolve_style_source(style)), method, settings, name=repr(style))
 
 
@@ -278,7 +286,7 @@ def painter_for(painting: Image.Image, method: str | None, settings: Settings, *
             return FastPainter(network), "fast"
         if method == "fast":
             raise ModelError(f"No fast network is trained for {name}; use the slow method, or one of: "
-                             f"{', '.join(shipped_models())}.")
+                             f"{', '.join(shipped_styles())}.")
     return SlowPainter(painting, settings), "slow"
 
 

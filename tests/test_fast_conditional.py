@@ -307,4 +307,29 @@ def test_the_video_painter_refuses_a_file_of_several_styles_in_one_sentence(tmp_
 
     save_model(FastModel(multi_style_net(2), {}, styles=[StyleEntry("a"), StyleEntry("b")]), tmp_path / "ab.pt")
     with pytest.raises(ModelError, match=r"ab.pt holds 2 styles \(a, b\); pick one of them"):
-        FastPainter(tmp_path / "ab.pt")
+        FastPainter(MODELS.get(tmp_path / "ab.pt"))
+
+
+def test_a_shipped_file_of_several_styles_serves_each_gallery_painting_it_learnt(tmp_path, monkeypatch):
+    """The gallery's network: the Stylize tab's instant picture, the video painter and the style list find a
+    painting's style inside it by the painting's pixels (they looked only at files of one style)."""
+    from nst_core import Settings
+    from nst_core.fast import apply
+    from nst_core.video import FastPainter, painter_for
+
+    names = ("stained_glass", "pointillism")
+    art = {name: decode_image(get_style(name).path) for name in names}
+    entries = [StyleEntry(name, style_digest(art[name]), art[name]) for name in names]
+    save_model(FastModel(multi_style_net(2), {"teacher": "perceptual"}, styles=entries), tmp_path / "gallery.pt")
+    monkeypatch.setattr(apply, "SHIPPED_DIR", tmp_path)
+    assert apply.shipped_styles() == {name: tmp_path / "gallery.pt" for name in names}
+    photo = gradient_image(80, 60, seed=9)
+    for index, name in enumerate(names):
+        found = apply.model_for_painting(art[name])
+        assert found is not None and found.style == name and found.net.styles == 1
+        expected = stylize_fast(MODELS.get(tmp_path / "gallery.pt").select(name), photo, 64)
+        picture, recipe = apply.instant_preview(photo, [art[name]], Settings(size=64))
+        assert picture.tobytes() == expected.tobytes() and recipe["fast_model"]["style"] == name
+        painter, method = painter_for(art[name], None, Settings(size=64))
+        assert method == "fast" and isinstance(painter, FastPainter) and painter.model.style == name
+    assert apply.model_for_painting(gradient_image(50, 50, seed=4)) is None

@@ -72,13 +72,25 @@ class ModelCache:
 MODELS = ModelCache()
 
 
-def model_for_painting(painting: Image.Image) -> Path | None:
-    """The shipped model trained on exactly this painting (same pixels), if there is one."""
+def model_for_painting(painting: Image.Image) -> FastModel | None:
+    """The one-style model of the shipped network trained on exactly this painting (same pixels), if there is
+    one: a model of that painting alone, or its style in a model of several."""
     digest = style_digest(painting)
     for path in shipped_models().values():
-        if MODELS.get(path).meta.get("style_digest") == digest:
-            return path
+        model = MODELS.get(path)
+        if model.index(digest) is not None:
+            return model.select(digest)
     return None
+
+
+def shipped_styles() -> dict[str, Path]:
+    """Every style a shipped model holds, by name, with the model that holds it (the first in name order where
+    two hold one name)."""
+    styles: dict[str, Path] = {}
+    for path in shipped_models().values():
+        for entry in MODELS.get(path).styles:
+            styles.setdefault(entry.name, path)
+    return styles
 
 
 def gallery_digest(name: str) -> str | None:
@@ -185,9 +197,8 @@ def instant_preview(content: Image.Image, styles: list[Image.Image], settings: S
     fits: one painting that a shipped model was trained on, in colour (a network cannot keep the photo's)."""
     if len(styles) != 1 or settings.preserve_color != "none":
         return None
-    path = model_for_painting(styles[0])
-    if path is None:
+    model = model_for_painting(styles[0])
+    if model is None:
         return None
-    model = MODELS.get(path)
     picture = stylize_fast(model, content, settings.size)
     return picture, fast_recipe(model, content, picture)

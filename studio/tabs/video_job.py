@@ -23,7 +23,7 @@ from PIL import Image
 
 from nst_core import NSTError, Settings
 from nst_core.config import default_weights
-from nst_core.fast.apply import model_for_painting, shipped_models
+from nst_core.fast.apply import model_for_painting, shipped_styles
 from nst_core.fast.model import style_digest
 from nst_core.gallery import list_styles
 from nst_core.images import decode_image
@@ -184,7 +184,7 @@ class VideoJobs:
         network = model_for_painting(art) if method != "slow" else None
         if method == "fast" and network is None:
             raise NSTError(f"No fast network is trained for {style}; pick the slow method, or one of these "
-                           f"paintings: {', '.join(shipped_models())}.")
+                           f"paintings: {', '.join(shipped_styles())}.")
         settings = Settings(iterations=SLOW_ITERATIONS, weights=default_weights())
         return VideoJob(opened, art, style, "fast" if network else "slow", int(size), settings)
 
