@@ -169,3 +169,35 @@ def test_the_menu_names_the_network_in_the_model_file_box(page, shared_images):
                            "document.querySelector('#fast-status').innerText.includes(w))", timeout=60_000)
     assert menu_shows(page) == "Swirling impasto"
     assert page.locator("#fast-model-file a[href]").count() == 0  # the box was emptied: the menu's pick is used
+
+
+def test_a_file_of_several_styles_offers_each_and_blends_two_live(page, shared_images, tmp_path):
+    """A model file of two styles: the menu offers each, "Blend with" offers the other one, and the blend slider
+    moves the photo and the webcam between them (the shipped files of one style hide the blend)."""
+    from .test_fast_server import two_style_file
+
+    assert not page.locator("#fast-blend-with").is_visible()  # a shipped network of one style: nothing to blend
+    page.set_input_files("#fast-photo input[type=file]", str(shared_images / "tubingen.jpg"))
+    status_has(page, "#fast-status", "one pass")
+    page.set_input_files("#fast-model-file input[type=file]", str(two_style_file(tmp_path / "two.pt")))
+    status_has(page, "#fast-status", "stained_glass (slim")
+    assert menu_shows(page) == "Model file: Stained glass"
+    page.locator("#fast-blend-with input").click()
+    page.get_by_role("option", name="Pointillism").click()
+    status_has(page, "#fast-status", "stained_glass 0.5 + pointillism 0.5")
+    page.wait_for_selector("#fast-blend", state="visible", timeout=10_000)
+    set_slider(page.locator("#fast-blend"), "Blend (0: the style above, 1: the one beside)", 1)
+    status_has(page, "#fast-status", "pointillism (slim")
+    page.get_by_text("Live webcam through the network").click()
+    webcam = page.locator("#fast-webcam")
+    webcam.scroll_into_view_if_needed()
+    access = webcam.get_by_text("Click to Access Webcam")
+    if access.count():
+        access.first.click()
+    webcam.locator("button").filter(has_text="Record").or_(webcam.get_by_label("start recording")).first.click()
+    page.wait_for_selector("#fast-live img", state="visible", timeout=60_000)
+    set_slider(page.locator("#fast-blend"), "Blend (0: the style above, 1: the one beside)", 0)
+    status_has(page, "#fast-status", "stained_glass (slim")
+    first = page.locator("#fast-live img").first.get_attribute("src")
+    page.wait_for_function(f"() => document.querySelector('#fast-live img')?.src !== {first!r}", timeout=30_000)
+    screenshot(page, "fast-blend-webcam.png")

@@ -324,7 +324,7 @@ def test_a_shipped_file_of_several_styles_serves_each_gallery_painting_it_learnt
     monkeypatch.setattr(apply, "SHIPPED_DIR", tmp_path)
     assert apply.shipped_styles() == {name: tmp_path / "gallery.pt" for name in names}
     photo = gradient_image(80, 60, seed=9)
-    for index, name in enumerate(names):
+    for name in names:
         found = apply.model_for_painting(art[name])
         assert found is not None and found.style == name and found.net.styles == 1
         expected = stylize_fast(MODELS.get(tmp_path / "gallery.pt").select(name), photo, 64)

@@ -37,10 +37,10 @@ def test_an_instant_fast_picture_lands_in_the_strip(demo, tmp_path):
     gradient_image(120, 90, seed=4).save(photo)
     shipped = next(iter(shipped_models()))
     request = SimpleNamespace(session_hash="visitor")
-    list(stylize.fn(str(photo), shipped, None, 128, request))  # a generator: its one update, or a failure
+    list(stylize.fn(str(photo), shipped, None, 128, "", 0.5, request))  # a generator: its one update, or a failure
     strip = followers[0].fn(request)
     assert [caption for _, caption in strip] == [f"Fast: {shipped}, 128 px, one pass"]
-    list(stylize.fn(str(photo), shipped, None, 96, request))
+    list(stylize.fn(str(photo), shipped, None, 96, "", 0.5, request))
     assert [caption for _, caption in followers[0].fn(request)][-1] == f"Fast: {shipped}, 96 px, one pass"
 
 

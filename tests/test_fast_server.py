@@ -157,3 +157,45 @@ def test_the_stylize_tab_shows_a_fast_picture_before_its_job_starts(client, shar
     first = job.outputs()[0]
     assert first[1] == INSTANT_NOTE and Image.open(first[0]).size == (64, 48)
     assert job.outputs()[-1][1].startswith("**Done**")
+
+
+def two_style_file(path: Path) -> Path:
+    """A model file of two gallery styles (an untrained network whose two styles differ)."""
+    from nst_core.fast.model import FastModel, StyleEntry, save_model, style_digest
+    from nst_core.gallery import get_style
+    from nst_core.images import decode_image
+
+    from .test_fast_conditional import multi_style_net
+
+    art = {name: decode_image(get_style(name).path) for name in ("stained_glass", "pointillism")}
+    entries = [StyleEntry(name, style_digest(painting), painting) for name, painting in art.items()]
+    save_model(FastModel(multi_style_net(2), {"teacher": "perceptual"}, styles=entries), path)
+    return path
+
+
+def test_a_style_of_a_file_of_several_and_a_blend_of_two_stylize_and_stream(client, app_server, shared_images,  # noqa: F811
+                                                                            tmp_path):
+    model = two_style_file(tmp_path / "two.pt")
+    photo = handle_file(shared_images / "golden_gate.jpg")
+    pictures = {}
+    for choice, partner, mix in [("model-file:pointillism", "", 0.5), ("model-file:pointillism", "stained_glass", 0.5),
+                                 ("model-file:stained_glass", "", 0.5), ("model-file", "", 0.5)]:
+        image, status, download = client.predict(photo, choice, handle_file(model), 128, partner, mix,
+                                                 api_name="/fast_stylize")
+        pictures[choice, partner] = Image.open(image).convert("RGB").tobytes()
+        style = read_recipe(download)["fast_model"]["style"]
+        expected = ("stained_glass 0.5 + pointillism 0.5" if partner else
+                    choice.partition(":")[2] or "stained_glass")  # a file's plain entry is its first style
+        assert style == expected, (choice, partner, style)
+    assert len(set(pictures.values())) == 3  # two styles and their blend: three pictures
+    assert pictures["model-file", ""] == pictures["model-file:stained_glass", ""]
+    # The webcam takes the blend of each frame: its two ends are the two styles.
+    frame = upload(app_server, shared_images / "tubingen.jpg")
+    ends = [Image.open(first_streamed(app_server, "fast_live", [frame, "model-file:pointillism",
+                                                                 upload(app_server, model), "stained_glass", mix])
+                       ["path"]).convert("RGB").tobytes() for mix in (0.0, 1.0)]
+    assert ends[0] != ends[1]
+    with pytest.raises(AppError) as refused:
+        client.predict(photo, "model-file:pointillism", handle_file(model), 128, "stained_glass", 0.5,
+                       api_name="/fast_refine")
+    assert "A blend of two styles has no one painting" in str(refused.value)

@@ -15,7 +15,8 @@ from typing import Any
 import gradio as gr
 
 from nst_core import NSTError
-from nst_core.fast.apply import MODELS, shipped_models
+from nst_core.fast.apply import MODELS, shipped_styles
+from nst_core.fast.model import FastModel
 from nst_core.gallery import get_style
 
 from ..buttons import run_button, stop_button
@@ -23,31 +24,35 @@ from ..charts import TERM_COLOURS
 from ..components import NumberSlider, PaintingImage, UploadedImage, check_uploads, gallery_items
 from ..scroll import bring_into_view
 from ..tab import Result, Shared, run_length
-from .fast_job import FastJobs, check_model_file, instant_key, refine_key, train_key
+from .fast_job import FILE_CHOICE, FastJobs, check_model_file, instant_key, picked_style, refine_key, train_key
 
 STREAM_EVERY = 0.1  # seconds between webcam frames sent to the server
 DEFAULT_SIZE = 512
 TRAIN_TERMS = ("total", "content", "style")
+NO_BLEND = "No blend"
 
 
-FILE_CHOICE = "model-file"  # the menu's last entry: the network in the model file box
+def model_choices(file_model: FastModel | None = None) -> list[tuple[str, str]]:
+    """(label, value) of each style the shipped models hold (the gallery's title where it is a gallery style), then
+    the model file's entries: one per style of the network in the box, or one saying where to get a network."""
+    choices = [(style_title(name), name) for name in shipped_styles()]
+    if file_model is None:
+        return [*choices, ("The model file below (train or load one)", FILE_CHOICE)]
+    if file_model.net.styles == 1:
+        return [*choices, (f"Model file: {file_model.label}", FILE_CHOICE)]
+    return [*choices, *((f"Model file: {style_title(entry.name)}", f"{FILE_CHOICE}:{entry.name}")
+                        for entry in file_model.styles)]
 
 
-def model_choices(file_label: str | None = None) -> list[tuple[str, str]]:
-    """(label, name) of each shipped model (the gallery's title where the style is a gallery style), then the model
-    file's entry, named after the network in the box when there is one."""
-    choices = []
-    for name in shipped_models():
-        try:
-            choices.append((get_style(name).title, name))
-        except NSTError:
-            choices.append((name, name))
-    file_entry = f"Model file: {file_label}" if file_label else "The model file below (train or load one)"
-    return [*choices, (file_entry, FILE_CHOICE)]
+def style_title(name: str) -> str:
+    try:
+        return get_style(name).title
+    except NSTError:
+        return name
 
 
 def first_shipped() -> str | None:
-    return next(iter(shipped_models()), None)
+    return next(iter(shipped_styles()), None)
 
 
 def menu_for_file(file: Any, choice: Any) -> Any:
@@ -56,11 +61,31 @@ def menu_for_file(file: Any, choice: Any) -> Any:
     menu back to a shipped network."""
     if file:
         try:
-            label = MODELS.get(file).label
+            model = MODELS.get(file)
         except NSTError:
             return gr.skip()  # check_model_file says what is wrong with it
-        return gr.update(choices=model_choices(label), value=FILE_CHOICE)
-    return gr.update(choices=model_choices(), value=first_shipped() if choice == FILE_CHOICE else choice)
+        choices = model_choices(model)
+        return gr.update(choices=choices, value=choices[len(shipped_styles())][1])
+    return gr.update(choices=model_choices(),
+                     value=first_shipped() if str(choice).startswith(FILE_CHOICE) else choice)
+
+
+def blend_menu(choice: Any, file: Any, partner: Any) -> Any:
+    """The "Blend with" menu: the other styles of the picked style's network (styles of two networks cannot
+    mix), hidden where it holds one style; the partner is kept while it is still one of them."""
+    try:
+        holder, style = picked_style(choice, file)
+        others = [entry.name for entry in MODELS.get(holder).styles if entry.name != style]
+    except NSTError:
+        others = []
+    options = [(NO_BLEND, ""), *((style_title(name), name) for name in others)]
+    return gr.update(choices=options, value=partner if partner in others else "", visible=bool(others))
+
+
+def blend_controls(choice: Any, file: Any, partner: Any) -> tuple[Any, Any]:
+    """(Blend with menu, blend slider): the slider shows while there is a style to blend with."""
+    menu = blend_menu(choice, file, partner)
+    return menu, gr.update(visible=bool(menu["value"]))
 
 
 # --- what the tab puts in the history strip ------------------------------------------------------------------
@@ -107,8 +132,18 @@ class FastTab:
             with gr.Column(scale=1, min_width=300):
                 self.photo = UploadedImage(label="Photo", sources=["upload", "clipboard"], type="filepath",
                                            elem_id="fast-photo")
-                self.choice = gr.Dropdown(choices=choices, value=first_shipped(),
-                                          label="Fast network (one per painting)", elem_id="fast-model")
+                # Custom values: the menu gains a model file's styles in the page, which the API's calls name too
+                # (picked_style checks them).
+                self.choice = gr.Dropdown(choices=choices, value=first_shipped(), allow_custom_value=True,
+                                          label="Fast network (its style)", elem_id="fast-model")
+                with gr.Row():
+                    blend = blend_menu(first_shipped(), None, "")
+                    self.partner = gr.Dropdown(choices=blend["choices"], value="", visible=blend["visible"],
+                                               allow_custom_value=True,
+                                               label="Blend with (a style of the same network)",
+                                               elem_id="fast-blend-with")
+                    self.mix = NumberSlider(0, 1, value=0.5, step=0.05, visible=False, elem_id="fast-blend",
+                                            label="Blend (0: the style above, 1: the one beside)")
                 self.model_file = gr.File(label="…or a model file (.pt): loaded here after training, downloadable",
                                           file_types=[".pt"], type="filepath", elem_id="fast-model-file")
                 self.size = NumberSlider(64, limits.max_size, value=min(DEFAULT_SIZE, limits.max_size), step=32,
@@ -154,7 +189,7 @@ class FastTab:
 
     def wire(self, tabs: gr.Tabs) -> None:
         jobs = self.jobs
-        instant = [self.photo, self.choice, self.model_file, self.size]
+        instant = [self.photo, self.choice, self.model_file, self.size, self.partner, self.mix]
         shown = [self.result, self.status, self.download]
         # The menu and the model file box agree: a file in the box is the menu's pick (menu_for_file), and picking
         # a shipped network empties the box (a file in it would win: the API's fast_stylize uses a given file).
@@ -164,6 +199,10 @@ class FastTab:
         self.instant_events = [
             self.photo.change(jobs.stylize, instant, shown, api_name="fast_stylize", concurrency_limit=4, **calm),
             self.size.release(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4, **calm),
+            self.mix.release(jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4, **calm),
+            self.partner.input(blend_controls, [self.choice, self.model_file, self.partner], [self.partner, self.mix],
+                               api_visibility="private", **calm).then(
+                jobs.stylize, instant, shown, api_visibility="private", concurrency_limit=4, **calm),
             self.choice.input(self.pick, instant, [self.model_file, *shown], api_visibility="private",
                               concurrency_limit=4, **calm),
             self.model_file.change(menu_for_file, [self.model_file, self.choice], self.choice,
@@ -171,7 +210,12 @@ class FastTab:
                 check_model_file, self.model_file, self.status, api_visibility="private", **calm).success(
                 jobs.stylize, instant, shown, api_visibility="private", **calm),
         ]
-        self.camera.stream(jobs.live, [self.camera, self.choice, self.model_file], self.live, stream_every=STREAM_EVERY,
+        # Another network (picked, or a file dropped in) offers its own styles to blend with.
+        self.choice.change(blend_controls, [self.choice, self.model_file, self.partner], [self.partner, self.mix],
+                           api_visibility="private", **calm)
+        # Each frame takes the blend as it is then: the slider moves the live picture between the two styles.
+        live = [self.camera, self.choice, self.model_file, self.partner, self.mix]
+        self.camera.stream(jobs.live, live, self.live, stream_every=STREAM_EVERY,
                            time_limit=self.limits.job_seconds, concurrency_limit=self.limits.queue_size,
                            api_name="fast_live")
 
@@ -186,9 +230,10 @@ class FastTab:
             """Train a fast network for `painting`, showing its output on `photo`, for at most `seconds`."""
             yield from jobs.train(photo, painting, seconds, request)
 
-        def refine(photo: Any, choice: Any, model_file: Any, size: float, request: gr.Request) -> Iterator[tuple]:
+        def refine(photo: Any, choice: Any, model_file: Any, size: float, partner: Any, mix: float,
+                   request: gr.Request) -> Iterator[tuple]:
             """The fast result, then the optimisation started from it."""
-            yield from jobs.refine(photo, choice, model_file, size, request)
+            yield from jobs.refine(photo, choice, model_file, size, partner, mix, request)
 
         self.train_event = run_button(self.train_btn, train, [self.photo, self.painting, self.seconds],
                                       [self.learning, self.train_status, self.chart, self.model_file],
@@ -199,15 +244,17 @@ class FastTab:
         stop_button(self.train_stop, self.train_event, jobs.after_train_stop, [self.train_status, self.model_file])
         stop_button(self.stop_btn, self.refine_event, jobs.after_refine_stop, [self.status, self.download])
 
-    def pick(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> Iterator[list]:
+    def pick(self, photo: Any, choice: Any, file: Any, size: Any, partner: Any, mix: Any,
+             request: gr.Request) -> Iterator[list]:
         """A network picked in the menu: (model file box, picture, status, download). A shipped one empties the box,
         whose change then restyles the photo; the model file's entry with an empty box says where to get one."""
-        if choice != FILE_CHOICE and file:
+        from_file = str(choice).startswith(FILE_CHOICE)
+        if not from_file and file:
             yield [None, gr.skip(), gr.skip(), gr.skip()]
-        elif choice == FILE_CHOICE and not file:
+        elif from_file and not file:
             yield [gr.skip(), gr.skip(), "Train a network below, or drop a model file (.pt) in the box.", gr.skip()]
         else:
-            for update in self.jobs.stylize(photo, choice, file, size, request):
+            for update in self.jobs.stylize(photo, choice, file, size, partner, mix, request):
                 yield [gr.skip(), *update]
 
     def history(self) -> list[Result]:

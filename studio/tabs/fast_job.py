@@ -22,7 +22,7 @@ from PIL import Image
 from nst_core import NSTError, Settings
 from nst_core.config import default_weights
 from nst_core.engine import make_recipe
-from nst_core.fast.apply import MODELS, fast_recipe, shipped_models, stylize_fast
+from nst_core.fast.apply import MODELS, fast_recipe, shipped_styles, style_model, stylize_fast
 from nst_core.fast.data import PhotoSet
 from nst_core.fast.model import FastModel, model_bytes
 from nst_core.fast.train import TrainSettings, train_iter
@@ -122,6 +122,27 @@ class Refinement(NamedTuple):
     start_recipe: dict[str, Any]
 
 
+FILE_CHOICE = "model-file"  # the menu's entry for the model file box; "model-file:STYLE" for one of its styles
+
+
+def picked_style(choice: Any, file: Any) -> tuple[str, str]:
+    """(model file, style) that the menu's `choice` names: a style of the model file in the box (its first where
+    the entry names none), or a style a shipped model holds."""
+    if file:
+        model = MODELS.get(file)
+        named = str(choice).removeprefix(FILE_CHOICE + ":") if str(choice).startswith(FILE_CHOICE + ":") else None
+        if named is None:
+            return str(file), model.styles[0].name
+        if model.index(named) is None:
+            raise NSTError(f"The model file holds no style called {named!r}; it holds "
+                           f"{', '.join(entry.name for entry in model.styles)}.")
+        return str(file), named
+    shipped = shipped_styles()
+    if choice not in shipped:
+        raise NSTError("Pick a fast network from the menu or load a model file.")
+    return str(shipped[choice]), str(choice)
+
+
 class FastJobs:
     """The tab's handlers, bound to this server's limits, job runner, served files and keepsakes."""
 
@@ -130,29 +151,36 @@ class FastJobs:
         self.files, self.keepsakes = shared.files, shared.keepsakes
         self.trained: LRU[str, bytes] = LRU(TRAINED_SESSIONS)  # each session's best network so far, as a file
 
-    def model(self, choice: Any, file: Any) -> FastModel:
-        """The loaded model file if there is one, else the shipped model picked in the menu."""
-        if file:
-            return MODELS.get(file)
-        shipped = shipped_models()
-        if choice not in shipped:
-            raise NSTError("Pick a fast network from the menu or load a model file.")
-        return MODELS.get(shipped[choice])
+    def model(self, choice: Any, file: Any, partner: Any = None, mix: Any = 0.0) -> FastModel:
+        """The one-style model to stylize with: the style picked in the menu, of the loaded model file if there is
+        one, else of the shipped model holding it; mixed with `partner` (another style of that model) by `mix`
+        (0: the picked style alone, 1: the partner alone)."""
+        holder, style = picked_style(choice, file)
+        # A partner of another network is the blend menu not yet following a new pick (its own event): no blend.
+        if partner and partner != style and mix and MODELS.get(holder).index(str(partner)) is not None:
+            if not isinstance(mix, (int, float)) or not 0 <= mix <= 1:
+                raise NSTError("The blend must be between 0 and 1.")
+            return style_model(style, holder, {style: 1 - mix, str(partner): mix})
+        return style_model(style, holder)
 
     def checked_size(self, size: Any) -> int:
         if not isinstance(size, (int, float)) or not 64 <= size <= self.limits.max_size:
             raise NSTError(f"Output size must be between 64 and {self.limits.max_size} px here.")
         return int(size)
 
-    def stylize(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> Iterator[tuple]:
+    def stylize(self, photo: Any, choice: Any, file: Any, size: Any, partner: Any, mix: Any,
+                request: gr.Request) -> Iterator[tuple]:
         """Instant stylization: (picture, status, download PNG with its recipe); a mistake is the status line and
         an error, the last picture staying."""
-        yield from reported(status_update(1, 3), lambda: self.stylized(photo, choice, file, size, request))
+        yield from reported(status_update(1, 3),
+                            lambda: self.stylized(photo, choice, file, size, partner, mix, request))
 
-    def stylized(self, photo: Any, choice: Any, file: Any, size: Any, request: gr.Request) -> tuple:
+    def stylized(self, photo: Any, choice: Any, file: Any, size: Any, partner: Any, mix: Any,
+                 request: gr.Request) -> tuple:
         if photo is None:
             return gr.skip(), "Add a photo to stylize it instantly.", gr.skip()
-        model, side, image = self.model(choice, file), self.checked_size(size), decode_image(photo)
+        model, side = self.model(choice, file, partner, mix), self.checked_size(size)
+        image = decode_image(photo)
         start = time.perf_counter()
         result = stylize_fast(model, image, side)
         seconds = time.perf_counter() - start
@@ -164,12 +192,12 @@ class FastJobs:
                   "(the optimisation would take a minute or more)")
         return self.files.frame(result, "webp"), status, self.files.png(result, recipe, stem="fast")
 
-    def live(self, frame: Any, choice: Any, file: Any) -> Any:
+    def live(self, frame: Any, choice: Any, file: Any, partner: Any = None, mix: Any = 0.0) -> Any:
         """One webcam frame through the network, at LIVE_SIDE."""
         if frame is None:
             return gr.skip()
         with user_errors():
-            return self.files.frame(stylize_fast(self.model(choice, file), frame, LIVE_SIDE), "jpeg")
+            return self.files.frame(stylize_fast(self.model(choice, file, partner, mix), frame, LIVE_SIDE), "jpeg")
 
     def train(self, photo: Any, painting: Any, seconds: Any, request: Any) -> Iterator[tuple]:
         """Stream (network output, status, chart, model file) while a network learns the painting."""
@@ -238,13 +266,18 @@ class FastJobs:
             return "Stopped before the network had learnt anything worth keeping.", gr.skip()
         return "Stopped. The best network so far is kept: it is loaded above and can be downloaded.", path
 
-    def refine(self, photo: Any, choice: Any, file: Any, size: Any, request: Any) -> Iterator[tuple]:
+    def refine(self, photo: Any, choice: Any, file: Any, size: Any, partner: Any, mix: Any,
+               request: Any) -> Iterator[tuple]:
         """The fast result at once, then the engine's optimisation started from it: (picture, status, PNG)."""
 
         def check() -> Refinement:
             if photo is None:
                 raise NSTError("Add a photo first.")
-            model, side, image = self.model(choice, file), self.checked_size(size), decode_image(photo)
+            model, side = self.model(choice, file, partner, mix), self.checked_size(size)
+            image = decode_image(photo)
+            if "blend" in model.meta:
+                raise NSTError("A blend of two styles has no one painting to refine towards; move the blend to "
+                               "either end.")
             if model.painting is None:
                 raise NSTError("This model file carries no painting, so there is nothing to refine towards.")
             start = stylize_fast(model, image, side)
