@@ -102,8 +102,8 @@ def pareto_plot(points: dict[str, list[tuple[float, float]]], means: dict[str, t
 
 
 def line_plot(series: dict[str, list[float]], path: Path, title: str, x_label: str, y_label: str,
-              first_x: int = 1) -> None:
-    """One line per series (value k drawn at x = first_x + k), a colour each, with a legend; y from 0."""
+              first_x: int = 1, x_step: int = 1) -> None:
+    """One line per series (value k drawn at x = first_x + k * x_step), a colour each, with a legend; y from 0."""
     width, height, margin = 900, 440, 70
     longest = max(len(values) for values in series.values())
     top_value = max(max(values) for values in series.values()) * 1.1 or 1.0
@@ -123,7 +123,7 @@ def line_plot(series: dict[str, list[float]], path: Path, title: str, x_label: s
     for k in range(0, longest, max(1, longest // 12)):
         px, _ = at(k, 0)
         draw.line((px, bottom, px, bottom + 5), fill="#6b7280")
-        draw.text((px - 6, bottom + 8), str(first_x + k), fill="black", font=font(12))
+        draw.text((px - 6, bottom + 8), str(first_x + k * x_step), fill="black", font=font(12))
     draw.text((left, 8), title, fill="black", font=font(14))
     draw.text((left, height - 30), x_label, fill="black", font=font(13))
     draw.text((8, top - 24), y_label, fill="black", font=font(13))

@@ -204,3 +204,29 @@ def test_fast_quality_bench_compares_each_style_of_a_model_with_the_slow_engine(
     assert all(r[-1] == "cached" for r in table_rows(second.stdout)[:2])  # the slow pictures were kept
     assert [r[2:5] for r in table_rows(second.stdout)[:2]] == [r[2:5] for r in per_photo]
     assert Image.open(tmp_path / "sheet.jpg").width >= 4 * 256
+
+
+def test_fast_curve_measures_each_style_of_each_training_sample(real_weights, shared_images, tmp_path):
+    """Samples of two styles side by side: the photo itself is at distance 1 from any painting, the painting's own
+    pixels far nearer; the plot leaves out a last sample off the sampling interval."""
+    from nst_core.gallery import get_style
+    from nst_core.images import resize_to
+
+    photo = Image.open(shared_images / "tubingen.jpg").convert("RGB")
+    photo = resize_to(photo, (128, 96))
+    painting = Image.open(get_style("stained_glass").path).convert("RGB").resize((128, 96))
+    folder = tmp_path / "run-samples"
+    folder.mkdir()
+    for step in (50, 100, 130):
+        side_by_side = Image.new("RGB", (256, 96))
+        side_by_side.paste(photo, (0, 0))
+        side_by_side.paste(painting, (128, 0))
+        side_by_side.save(folder / f"step-{step:06d}.png")
+    result = bench("bench.fast_curve", str(folder), "--styles", "pointillism", "stained_glass",
+                   "--photo", str(shared_images / "tubingen.jpg"), "--plot", str(tmp_path / "curve.png"),
+                   env={"NST_WEIGHTS": str(real_weights)})
+    rows = table_rows(result.stdout)
+    assert [r[0] for r in rows] == ["50", "100", "130"]
+    for _, unstyled, itself in rows:
+        assert float(unstyled) == pytest.approx(1.0, abs=0.01) and float(itself) < 0.5
+    assert Image.open(tmp_path / "curve.png").size == (900, 440)
