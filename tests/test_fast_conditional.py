@@ -333,3 +333,33 @@ def test_a_shipped_file_of_several_styles_serves_each_gallery_painting_it_learnt
         painter, method = painter_for(art[name], None, Settings(size=64))
         assert method == "fast" and isinstance(painter, FastPainter) and painter.model.style == name
     assert apply.model_for_painting(gradient_image(50, 50, seed=4)) is None
+
+
+def test_the_studio_learns_a_visitors_painting_into_the_shipped_gallery_network(tmp_path, monkeypatch):
+    """Where the gallery's network is shipped, the Fast tab's training adapts it (only the new style's scales and
+    shifts move) and the menu then picks the new style of the file it gives."""
+    from nst_core.fast import apply
+    from studio.tabs import fast_job
+    from studio.tabs.fast import menu_for_file
+
+    assert fast_job.gallery_base() is None or apply.GALLERY_MODEL.is_file()
+    names = ("stained_glass", "pointillism")
+    art = {name: decode_image(get_style(name).path) for name in names}
+    entries = [StyleEntry(name, style_digest(art[name]), art[name]) for name in names]
+    base = FastModel(multi_style_net(2), {"teacher": "perceptual"}, styles=entries)
+    save_model(base, tmp_path / "gallery.pt")
+    monkeypatch.setattr(apply, "GALLERY_MODEL", tmp_path / "gallery.pt")
+    assert fast_job.gallery_base() == str(tmp_path / "gallery.pt")
+    settings = TrainSettings(**{**TINY, "steps": 3, "sample_every": 1, "checkpoint_every": 100})
+    photo, painting = gradient_image(90, 70, seed=5), PAINTINGS["warm"]
+    frames = list(fast_job.train_frames(photo, painting, settings, "your painting", base=fast_job.gallery_base()))
+    assert frames[-1].done
+    model = load_model([f for f in frames if "model" in f.meta][-1].meta["model"])
+    assert [entry.name for entry in model.styles] == [*names, "your painting"]
+    learnt, before = model.net.state_dict(), base.net.state_dict()
+    for name, value in before.items():  # every convolution and both gallery styles as they were (fp16 in a file)
+        assert torch.allclose(learnt[name].float(), value.float(), atol=2e-3), name
+    assert not torch.allclose(model.net.norms()["net.0.1"].shifts[2], model.net.norms()["net.0.1"].shifts[0])
+    save_model(model, tmp_path / "trained.pt")
+    menu = menu_for_file(str(tmp_path / "trained.pt"), "stained_glass")
+    assert menu["value"] == "model-file:your painting"

@@ -29,6 +29,7 @@ from ..gallery import resolve_style_source
 from ..images import decode_image, save_png
 from .apply import (
     DEFAULT_SIZE,
+    GALLERY_MODEL,
     MODELS,
     SHIPPED_DIR,
     fast_recipe,
@@ -40,9 +41,6 @@ from .apply import (
 from .data import MAX_SCALE, PhotoSet, fetch_coco, load_photos
 from .model import FastModel, save_model
 from .train import TrainProgress, TrainSettings, check_teacher, distil_targets, train_iter
-
-# The gallery's multi-style network, where one is shipped: what `adapt` adds a painting to by default.
-DEFAULT_BASE = SHIPPED_DIR / "gallery.pt"
 
 EPILOG = """\
 examples:
@@ -78,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     adapt.add_argument("style", help="the new painting: an image file or a gallery name")
     adapt.add_argument("--base", default=None, help="the model to add the style to: a file or a shipped model "
-                       f"(default: {DEFAULT_BASE.relative_to(SHIPPED_DIR.parent.parent)}, where shipped)")
+                       f"(default: {GALLERY_MODEL.relative_to(SHIPPED_DIR.parent.parent)}, where shipped)")
     _add_training_arguments(adapt)
     group = adapt.add_argument_group("training settings (the width is the base model's)")
     group.add_argument("--seconds", type=float, dest="max_seconds", default=None,
@@ -212,10 +210,10 @@ def train(args: argparse.Namespace) -> int:
 
 def adapt(args: argparse.Namespace) -> int:
     output = output_path(args)
-    if args.base is None and not DEFAULT_BASE.is_file():
+    if args.base is None and not GALLERY_MODEL.is_file():
         raise SettingsError("There is no shipped multi-style network yet to add a painting to; give a model with "
                             "--base FILE.")
-    base = MODELS.get(resolve_model(args.base or DEFAULT_BASE))
+    base = MODELS.get(resolve_model(args.base or GALLERY_MODEL))
     settings = settings_from_args(args, width=base.net.width)
     name = style_name(args.style)
     if base.index(name) is not None:

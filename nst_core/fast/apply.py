@@ -27,6 +27,9 @@ from ..lru import LRU
 from .model import MIN_SIDE, FastModel, ModelError, load_model, style_digest
 
 SHIPPED_DIR = STYLES_DIR / "fast"
+# The gallery's network of several styles, where one is shipped: what a new painting is learnt into by default
+# (`adapt`, the Fast tab's training), its convolutions shared, only the new style's scales and shifts trained.
+GALLERY_MODEL = SHIPPED_DIR / "gallery.pt"
 DEFAULT_SIZE = 512
 MAX_SIDE = int(field_info("size")["high"])  # the engine's largest output side, here too
 

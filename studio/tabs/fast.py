@@ -24,12 +24,28 @@ from ..charts import TERM_COLOURS
 from ..components import NumberSlider, PaintingImage, UploadedImage, check_uploads, gallery_items
 from ..scroll import bring_into_view
 from ..tab import Result, Shared, run_length
-from .fast_job import FILE_CHOICE, FastJobs, check_model_file, instant_key, picked_style, refine_key, train_key
+from .fast_job import (
+    FILE_CHOICE,
+    FastJobs,
+    check_model_file,
+    gallery_base,
+    instant_key,
+    picked_style,
+    refine_key,
+    train_key,
+)
 
 STREAM_EVERY = 0.1  # seconds between webcam frames sent to the server
 DEFAULT_SIZE = 512
 TRAIN_TERMS = ("total", "content", "style")
 NO_BLEND = "No blend"
+TRAIN_INTRO = ("The network learns to imitate the slow method on your photo alone (random crops, flips and sizes of "
+               "it), so it works best on similar pictures; the shipped networks learnt from 30 photos. Watch its "
+               "output improve; Stop keeps the best network so far.")
+TRAIN_INTRO_GALLERY = ("Your painting becomes one more style of the gallery's network: its convolutions, learnt from "
+                       "30 photos, stay as they are, and only your style's scales and shifts are learnt (on your "
+                       "photo), so a usable network comes within minutes. Watch its output improve; Stop keeps the "
+                       "best network so far, with the gallery's styles in it too.")
 
 
 def model_choices(file_model: FastModel | None = None) -> list[tuple[str, str]]:
@@ -65,7 +81,9 @@ def menu_for_file(file: Any, choice: Any) -> Any:
         except NSTError:
             return gr.skip()  # check_model_file says what is wrong with it
         choices = model_choices(model)
-        return gr.update(choices=choices, value=choices[len(shipped_styles())][1])
+        # A painting learnt into a network of several styles is the style wanted: the one adapted (the last).
+        adapted = model.net.styles > 1 and "adapted" in model.styles[-1].meta
+        return gr.update(choices=choices, value=choices[-1 if adapted else len(shipped_styles())][1])
     return gr.update(choices=model_choices(),
                      value=first_shipped() if str(choice).startswith(FILE_CHOICE) else choice)
 
@@ -162,9 +180,7 @@ class FastTab:
                                             elem_id="fast-webcam")
                 self.live = gr.Image(label="Live", format="jpeg", interactive=False, elem_id="fast-live")
         with gr.Accordion("Train a fast network for this painting", open=False, elem_id="fast-train-box"):
-            gr.Markdown("The network learns to imitate the slow method on your photo alone (random crops, flips and "
-                        "sizes of it), so it works best on similar pictures; the shipped networks learnt from 30 "
-                        "photos. Watch its output improve; Stop keeps the best network so far.")
+            gr.Markdown(TRAIN_INTRO_GALLERY if gallery_base() else TRAIN_INTRO)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
                     self.painting = PaintingImage(label="Painting", type="filepath", elem_id="fast-painting")

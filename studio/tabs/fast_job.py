@@ -22,6 +22,7 @@ from PIL import Image
 from nst_core import NSTError, Settings
 from nst_core.config import default_weights
 from nst_core.engine import make_recipe
+from nst_core.fast import apply
 from nst_core.fast.apply import MODELS, fast_recipe, shipped_styles, style_model, stylize_fast
 from nst_core.fast.data import PhotoSet
 from nst_core.fast.model import FastModel, model_bytes
@@ -60,7 +61,7 @@ TRAIN_CALL_SECONDS = 90  # on ZeroGPU a training is cut into calls this long: de
 # --- the training job (on ZeroGPU it runs in the GPU worker: plain values in, Frames out) --------------------
 
 def train_seconds(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str,
-                  checkpoint: str | None = None, started: float = 0.0) -> int:
+                  checkpoint: str | None = None, started: float = 0.0, base: str | None = None) -> int:
     """ZeroGPU seconds for one call: the training still to do in it, and 30 s to load and save."""
     return int(settings.max_seconds - started) + 30
 
@@ -80,17 +81,19 @@ def train_on_cpu(photo: Image.Image, painting: Image.Image, settings: TrainSetti
 
 @on_gpu(duration=train_seconds, on_cpu=train_on_cpu)
 def train_frames(photo: Image.Image, painting: Image.Image, settings: TrainSettings, style: str,
-                 checkpoint: str | None = None, started: float = 0.0) -> Iterator[Frame]:
+                 checkpoint: str | None = None, started: float = 0.0, base: str | None = None) -> Iterator[Frame]:
     """Training as Frames, as often as a Throttle allows: the network's output on the photo, the loss, and the best
     network so far (as model-file bytes) whenever it changes. With `checkpoint` (a file path: on ZeroGPU this runs
     in another process), training goes on from that file if it exists and leaves its state there, until
-    `settings.max_seconds` of training in all; `started` is how much of that earlier calls did."""
+    `settings.max_seconds` of training in all; `started` is how much of that earlier calls did. With `base` (a
+    model file), the painting is learnt as a new style of that network: only its scales and shifts train."""
     yield Frame("Loading the VGG weights (first run only, then they stay loaded)…")
     photos = PhotoSet.of([("your photo", photo)], keep_side=round(settings.crop * 2))
     rows: list[dict] = []
     throttle = Throttle()
     events = train_iter(painting, photos, settings, style_name=style, sample=photo,
-                        checkpoint=Path(checkpoint) if checkpoint else None, resume=checkpoint is not None)
+                        checkpoint=Path(checkpoint) if checkpoint else None, resume=checkpoint is not None,
+                        base=MODELS.get(base) if base else None)
     try:
         for event in events:
             rows += [{"step": event.step, "loss": value, "term": term}
@@ -108,6 +111,12 @@ def train_frames(photo: Image.Image, painting: Image.Image, settings: TrainSetti
             rows = []
     finally:
         events.close()
+
+
+def gallery_base() -> str | None:
+    """The shipped gallery network that a visitor's painting is learnt into, where there is one: its shared
+    convolutions learnt from many photos, only the new style's scales and shifts train (Dumoulin et al.)."""
+    return str(apply.GALLERY_MODEL) if apply.GALLERY_MODEL.is_file() else None
 
 
 # --- the handlers (in the server process) ------------------------------------------------------------------
@@ -237,15 +246,15 @@ class FastJobs:
     def train_in_calls(self, image: Image.Image, art: Image.Image, settings: TrainSettings) -> Iterator[Frame]:
         """The training's Frames over as many GPU calls as it is cut into (training_calls), each going on from the
         last one's checkpoint; a call's end is the training's only at the last call, or when all steps are done."""
-        ends = training_calls(settings.max_seconds)
+        ends, base = training_calls(settings.max_seconds), gallery_base()
         if len(ends) == 1:
-            yield from train_frames(image, art, settings, "your painting")
+            yield from train_frames(image, art, settings, "your painting", base=base)
             return
         with tempfile.TemporaryDirectory(prefix="nst-train-") as folder:
             checkpoint, started = str(Path(folder) / "training.ckpt"), 0.0
             for call, end in enumerate(ends, start=1):
                 for frame in train_frames(image, art, replace(settings, max_seconds=end), "your painting",
-                                          checkpoint=checkpoint, started=started):
+                                          checkpoint=checkpoint, started=started, base=base):
                     finished = frame.done and (call == len(ends) or frame.step >= settings.steps)
                     if frame.done and not finished:
                         frame = replace(frame, done=False, status=f"{frame.status}\n\nGPU call {call} of {len(ends)} "
