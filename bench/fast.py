@@ -31,7 +31,7 @@ from nst_core.fast.apply import MODELS, shipped_models, stylize_fast
 from nst_core.fast.data import PhotoSet
 from nst_core.fast.model import TransformerNet
 from nst_core.fast.train import Training, TrainSettings
-from nst_core.features import pick_device
+from nst_core.features import native_bf16_cpu, pick_device
 from nst_core.images import decode_image, fitted_size, resize_longest
 
 from .__main__ import SHARED_IMAGES, time_engine
@@ -134,6 +134,79 @@ def inference(sizes: list[int], rounds: int, device: torch.device, weights: str)
     return rows
 
 
+def runtimes(sizes: list[int], rounds: int, compile_network: bool) -> list[dict]:
+    """The slim network on the CPU as it runs (eager, NCHW) against the ways it might run faster: channels_last,
+    bf16 (native only on CPUs with bf16 instructions), torch.compile and ONNX Runtime (where installed), each
+    interleaved round by round with eager, with what each costs once before its first picture."""
+    shipped = shipped_models()
+    net = (MODELS.get(next(iter(shipped.values()))).net if shipped else TransformerNet("slim")).eval()
+    net.requires_grad_(False)
+    photo = decode_image(SHARED_IMAGES / "tubingen.jpg")
+    print(f"## Ways to run the slim network ({machine_name(torch.device('cpu'))}, {torch.get_num_threads()} threads; "
+          f"bf16 {'native' if native_bf16_cpu() else 'emulated'})")
+    print("| size | way | ms/picture | vs eager | once, before the first picture |")
+    print("|---|---|---|---|---|")
+    rows = []
+    for size in sizes:
+        width, height = fitted_size(photo.size, size)
+        ways = ways_to_run(net, torch.rand(1, 3, height, width), compile_network)
+        samples: dict[str, list[float]] = {name: [] for name in ways}
+        with torch.no_grad():
+            for run, _ in ways.values():
+                run()  # the first call of a shape picks its kernels
+            for _round in range(rounds):
+                for name, (run, _) in ways.items():
+                    samples[name].extend(timed_rounds(run, 1, torch.device("cpu"), warm=False)[0])
+        eager = statistics.median(samples["eager (NCHW)"])
+        for name, (_, once) in ways.items():
+            seconds = statistics.median(samples[name])
+            rows.append({"size": size, "way": name, "ms": seconds * 1e3, "vs_eager": eager / seconds, "once_s": once})
+            print(f"| {width}×{height} | {name} | {seconds * 1e3:.0f} | {eager / seconds:.2f}x | "
+                  f"{f'{once:.1f} s' if once else '-'} |", flush=True)
+    return rows
+
+
+def ways_to_run(net: TransformerNet, x: torch.Tensor, compile_network: bool) -> dict[str, tuple]:
+    """name -> (a call that stylizes `x` once, seconds spent making it ready)."""
+    import contextlib
+    import io as text_io
+
+    def eager() -> torch.Tensor:
+        return net.to(memory_format=torch.contiguous_format)(x)
+
+    last = x.contiguous(memory_format=torch.channels_last)
+
+    def channels_last() -> torch.Tensor:
+        return net.to(memory_format=torch.channels_last)(last)
+
+    def bf16() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return eager()
+
+    ways: dict[str, tuple] = {"eager (NCHW)": (eager, 0.0), "channels_last": (channels_last, 0.0),
+                              "bf16 autocast": (bf16, 0.0)}
+    if compile_network:
+        start = time.perf_counter()
+        compiled = torch.compile(net, dynamic=False)
+        with torch.no_grad():
+            compiled(x)
+        ways["torch.compile"] = (lambda: compiled(x), time.perf_counter() - start)
+    with contextlib.suppress(ImportError):
+        import onnxruntime
+
+        start = time.perf_counter()
+        exported = io.BytesIO()
+        with torch.no_grad(), contextlib.redirect_stderr(text_io.StringIO()):
+            torch.onnx.export(net, (x,), exported, input_names=["x"], dynamo=False)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = onnxruntime.InferenceSession(exported.getvalue(), options, providers=["CPUExecutionProvider"])
+        pixels = x.numpy()
+        session.run(None, {"x": pixels})
+        ways["ONNX Runtime"] = (lambda: session.run(None, {"x": pixels}), time.perf_counter() - start)
+    return ways
+
+
 def webcam(frames: int) -> dict:
     """Frames through the real studio's webcam endpoint as the browser sends them: one stream, a new frame
     every STREAM_EVERY seconds (each uploaded, as the page does), answers counted as they stream back."""
@@ -224,7 +297,9 @@ def training(steps: int, weights: str, device: torch.device) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["inference", "webcam", "training"],
-                        choices=["inference", "webcam", "training"])
+                        choices=["inference", "webcam", "training", "runtimes"])
+    parser.add_argument("--no-compile", action="store_true", help="runtimes: leave torch.compile out (it takes a "
+                        "minute per size to compile)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--frames", type=int, default=40, help="webcam frames to send")
@@ -241,6 +316,8 @@ def main() -> None:
     report: dict = {"machine": machine_name(device), "threads": torch.get_num_threads()}
     if "inference" in args.parts:
         report["inference"] = inference(args.sizes, args.rounds, device, weights)
+    if "runtimes" in args.parts:
+        report["runtimes"] = runtimes(args.sizes, args.rounds, not args.no_compile)
     if "training" in args.parts:
         report["training"] = training(args.steps, weights, device)
     if "webcam" in args.parts and shipped_models():

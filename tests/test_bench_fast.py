@@ -47,3 +47,17 @@ def test_webcam_bench_streams_frames_through_the_studio(shared_images, tmp_path)
     assert webcam["sent"] == 4 and 1 <= webcam["received"] <= 4, result.stdout  # a frame answered, none invented
     assert webcam["frames_per_s"] > 0 and webcam["network_ms"] > 0
     assert "stylized frames/s came back" in result.stdout
+
+
+def test_runtimes_bench_compares_each_way_to_run_the_network_with_eager(shared_images, tmp_path):
+    """Eager, channels_last, bf16 and ONNX Runtime (a development requirement: CI measures it) at one size; the
+    ratio column is eager's time over each way's."""
+    out = tmp_path / "runtimes.json"
+    result = bench("bench.fast", "--parts", "runtimes", "--sizes", "64", "--rounds", "2", "--threads", "1",
+                   "--no-compile", "--weights", "untrained", "--json", str(out))
+    ways = json.loads(out.read_text())["runtimes"]
+    assert [way["way"] for way in ways] == ["eager (NCHW)", "channels_last", "bf16 autocast", "ONNX Runtime"]
+    eager = ways[0]["ms"]
+    for way in ways:
+        assert way["vs_eager"] == pytest.approx(eager / way["ms"], rel=1e-6) and way["ms"] > 0
+    assert ways[-1]["once_s"] > 0 and "bf16 " in result.stdout
