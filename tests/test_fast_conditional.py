@@ -333,6 +333,12 @@ def test_a_shipped_file_of_several_styles_serves_each_gallery_painting_it_learnt
         painter, method = painter_for(art[name], None, Settings(size=64))
         assert method == "fast" and isinstance(painter, FastPainter) and painter.model.style == name
     assert apply.model_for_painting(gradient_image(50, 50, seed=4)) is None
+    # A network trained for one of those paintings alone is used before the gallery's, whatever the names' order.
+    alone = MODELS.get(tmp_path / "gallery.pt").select("pointillism")
+    save_model(FastModel(multi_style_net(1, seed=3), alone.meta, alone.painting), tmp_path / "z_pointillism.pt")
+    assert apply.model_for_painting(art["pointillism"]).source == "z_pointillism.pt"
+    assert apply.shipped_styles()["pointillism"] == tmp_path / "z_pointillism.pt"
+    assert apply.style_holder("pointillism") == tmp_path / "z_pointillism.pt"
 
 
 def test_the_studio_learns_a_visitors_painting_into_the_shipped_gallery_network(tmp_path, monkeypatch):

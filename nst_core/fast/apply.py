@@ -79,18 +79,24 @@ def model_for_painting(painting: Image.Image) -> FastModel | None:
     """The one-style model of the shipped network trained on exactly this painting (same pixels), if there is
     one: a model of that painting alone, or its style in a model of several."""
     digest = style_digest(painting)
-    for path in shipped_models().values():
+    for path in specialists_first():
         model = MODELS.get(path)
         if model.index(digest) is not None:
             return model.select(digest)
     return None
 
 
+def specialists_first() -> list[Path]:
+    """The shipped models, those of fewer styles first (then by name): where a network trained for one painting
+    alone and the gallery's network both hold a style, the one trained for it alone is used."""
+    return sorted(shipped_models().values(), key=lambda path: (MODELS.get(path).net.styles, path.stem))
+
+
 def shipped_styles() -> dict[str, Path]:
-    """Every style a shipped model holds, by name, with the model that holds it (the first in name order where
-    two hold one name)."""
+    """Every style a shipped model holds, by name (in the order of `specialists_first`), with the model that
+    holds it."""
     styles: dict[str, Path] = {}
-    for path in shipped_models().values():
+    for path in specialists_first():
         for entry in MODELS.get(path).styles:
             styles.setdefault(entry.name, path)
     return styles
@@ -122,7 +128,7 @@ def style_key(model: FastModel, name: str) -> str:
 
 def style_holder(name: str) -> Path | None:
     """The shipped model that holds a style called `name` (or the gallery painting called `name`), if any."""
-    for path in shipped_models().values():
+    for path in specialists_first():
         model = MODELS.get(path)
         if model.index(style_key(model, name)) is not None:
             return path
