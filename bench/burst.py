@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from gradio_client import Client, handle_file
 
-from nst_core.fast.apply import shipped_models
+from nst_core.fast.apply import shipped_models, shipped_styles
 
 from .studio import SHARED_IMAGES, free_port
 
@@ -148,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shipped_models():
         raise SystemExit("no shipped fast model in styles/fast")
-    known = next(iter(shipped_models()))  # a gallery name: the studio finds the network trained on it
+    known = next(iter(shipped_styles()))  # a gallery name: the studio finds the network trained on it
     paintings = {"fast": (known, f"a painting a shipped network knows ({known})"),
                  "reference": (handle_file(str(SHARED_IMAGES / "the_scream.jpg")), "a painting no network knows")}
     server, url = start_server(args.visitors, Path(os.environ.get("TMPDIR", "/tmp")) / "bench-burst-server.log")

@@ -27,9 +27,9 @@ import torch
 
 from nst_core import Settings
 from nst_core.backbones import load_backbone
-from nst_core.fast.apply import MODELS, shipped_models, stylize_fast
+from nst_core.fast.apply import MODELS, shipped_models, shipped_styles, style_model, stylize_fast
 from nst_core.fast.data import PhotoSet
-from nst_core.fast.model import TransformerNet
+from nst_core.fast.model import FastModel, TransformerNet
 from nst_core.fast.train import Training, TrainSettings
 from nst_core.features import native_bf16_cpu, pick_device
 from nst_core.images import decode_image, fitted_size, resize_longest
@@ -76,9 +76,13 @@ def timed_rounds(run, rounds: int, device: torch.device, *, warm: bool = True) -
     return walls, cpus
 
 
+def first_shipped() -> FastModel:
+    """The first shipped style's one-style network (the slim network as the studio runs it)."""
+    return style_model(next(iter(shipped_styles())))
+
+
 def networks(device: torch.device) -> dict[str, TransformerNet]:
-    shipped = shipped_models()
-    slim = MODELS.get(next(iter(shipped.values()))).net if shipped else TransformerNet("slim")
+    slim = first_shipped().net if shipped_styles() else TransformerNet("slim")
     return {"slim": slim.to(device).eval(), "full": TransformerNet("full").to(device).eval()}
 
 
@@ -125,7 +129,7 @@ def inference(sizes: list[int], rounds: int, device: torch.device, weights: str)
         print(f"  one engine step at {width}×{height} (forward and backward through VGG): {engine_step * 1e3:.0f} ms "
               f"(median of {len(engine)}, before and after)")
     if shipped_models() and device.type == "cpu":
-        model = MODELS.get(next(iter(shipped_models().values())))
+        model = first_shipped()
         for size in sizes:
             whole = timed(lambda size=size: stylize_fast(model, photo, size), rounds, device)
             print(f"  the whole of `apply` at {size} px from a {photo.size[0]}×{photo.size[1]} photo (resize, network, "
@@ -138,8 +142,7 @@ def runtimes(sizes: list[int], rounds: int, compile_network: bool) -> list[dict]
     """The slim network on the CPU as it runs (eager, NCHW) against the ways it might run faster: channels_last,
     bf16 (native only on CPUs with bf16 instructions), torch.compile and ONNX Runtime (where installed), each
     interleaved round by round with eager, with what each costs once before its first picture."""
-    shipped = shipped_models()
-    net = (MODELS.get(next(iter(shipped.values()))).net if shipped else TransformerNet("slim")).eval()
+    net = (first_shipped().net if shipped_styles() else TransformerNet("slim")).eval()
     net.requires_grad_(False)
     photo = decode_image(SHARED_IMAGES / "tubingen.jpg")
     print(f"## Ways to run the slim network ({machine_name(torch.device('cpu'))}, {torch.get_num_threads()} threads; "
@@ -220,11 +223,11 @@ def webcam(frames: int) -> dict:
 
     from .studio import free_port
 
-    name = next(iter(shipped_models()))
+    name = next(iter(shipped_styles()))  # as the menu names it
     frame = resize_longest(decode_image(SHARED_IMAGES / "tubingen.jpg"), 640)  # a webcam's 640×480
     buffer = io.BytesIO()
     frame.save(buffer, format="JPEG", quality=85)
-    model = MODELS.get(shipped_models()[name])
+    model = style_model(name)
     alone = timed(lambda: stylize_fast(model, frame, LIVE_SIDE), 10, torch.device("cpu"))
     port = free_port()
     app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from nst_core.fast.__main__ import main
-from nst_core.fast.apply import shipped_models
+from nst_core.fast.apply import shipped_models, shipped_styles
 from nst_core.fast.model import load_model
 from nst_core.images import read_recipe
 
@@ -91,9 +91,9 @@ def test_errors_are_one_line(tmp_path, args, words, capsys, monkeypatch):
 
 @pytest.mark.skipif(not shipped_models(), reason="no shipped fast models in styles/fast")
 def test_a_shipped_model_applies_by_name(tmp_path):
-    name = next(iter(shipped_models()))
+    name, holder = next(iter(shipped_styles().items()))  # a style's name finds the shipped network holding it
     photo, out = tmp_path / "photo.jpg", tmp_path / "out.png"
     gradient_image(200, 150, seed=3).save(photo)
     result = cli("apply", name, str(photo), "-o", str(out), "--size", "128")
     assert result.returncode == 0, result.stderr
-    assert read_recipe(out)["fast_model"]["file"] == f"{name}.pt" and Image.open(out).size == (128, 96)
+    assert read_recipe(out)["fast_model"]["file"] == holder.name and Image.open(out).size == (128, 96)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from nst_core.fast.apply import shipped_models
+from nst_core.fast.apply import shipped_models, shipped_styles
 from studio.limits import Limits
 from studio.page import build_demo
 from studio.tabs.fast import refine_caption, refine_settings, train_caption
@@ -35,7 +35,7 @@ def test_an_instant_fast_picture_lands_in_the_strip(demo, tmp_path):
     assert followers, "nothing puts the Fast tab's picture in the history strip"
     photo = tmp_path / "photo.png"
     gradient_image(120, 90, seed=4).save(photo)
-    shipped = next(iter(shipped_models()))
+    shipped = next(iter(shipped_styles()))
     request = SimpleNamespace(session_hash="visitor")
     list(stylize.fn(str(photo), shipped, None, 128, "", 0.5, request))  # a generator: its one update, or a failure
     strip = followers[0].fn(request)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from nst_core import Settings
-from nst_core.fast.apply import shipped_models
+from nst_core.fast.apply import shipped_models, shipped_styles
 from nst_core.fast.model import load_model
 from nst_core.images import read_recipe
 from studio.tabs.stylize import INSTANT_NOTE
@@ -36,7 +36,7 @@ def client(app_server, tmp_path):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def shipped() -> str:
-    return next(iter(shipped_models()))
+    return next(iter(shipped_styles()))  # a style's name, as the menu offers it
 
 
 def test_a_shipped_network_stylizes_instantly_with_a_recipe(client, shared_images, shipped):
@@ -44,7 +44,7 @@ def test_a_shipped_network_stylizes_instantly_with_a_recipe(client, shared_image
                                              api_name="/fast_stylize")
     assert Image.open(image).size == (256, 192) and "one pass" in status and " ms" in status
     recipe = read_recipe(download)
-    assert recipe["fast_model"]["file"] == f"{shipped}.pt" and recipe["output_size"] == [256, 192]
+    assert recipe["fast_model"]["file"] == shipped_styles()[shipped].name and recipe["output_size"] == [256, 192]
 
 
 def first_streamed(server, api: str, data: list, timeout: float = 60) -> dict:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bench.video import make_pan_clip
-from nst_core.fast.apply import shipped_models
+from nst_core.fast.apply import shipped_styles
 from nst_core.gallery import list_styles
 
 from .apphelpers import app_server, studio_page  # noqa: F401  (app_server is a fixture)
@@ -19,7 +19,7 @@ from .test_fast_browser import status_has
 from .test_video import frames_of
 
 pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif("stained_glass" not in shipped_models(), reason="no shipped stained_glass network")]
+              pytest.mark.skipif("stained_glass" not in shipped_styles(), reason="no shipped stained_glass network")]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from bench.video import make_pan_clip
 from nst_core import Settings
-from nst_core.fast.apply import shipped_models
+from nst_core.fast.apply import shipped_styles
 from nst_core.video import open_clip
 from studio import Limits
 from studio.batches import Batches
@@ -34,7 +34,7 @@ from .test_app_server import assert_one_clean_sentence
 from .test_video import frames_of, has_sound
 
 GALLERY = ROOT / "styles" / "gallery"
-pytestmark = pytest.mark.skipif("stained_glass" not in shipped_models(), reason="no shipped stained_glass network")
+pytestmark = pytest.mark.skipif("stained_glass" not in shipped_styles(), reason="no shipped stained_glass network")
 
 
 @pytest.fixture(scope="module")
