@@ -1,8 +1,11 @@
-"""The Fast tab: a network trained for one painting stylizes in one pass, fast enough for a live webcam.
+"""The Fast tab: a network trained for a painting stylizes in one pass, fast enough for a live webcam.
 
-Pick a shipped network (or load a model file): the photo is stylized at once, and the webcam streams through
-it. "Train a fast network for this painting" trains one on the visitor's photo under the job runner and a
-wall-clock cap (NST_TRAIN_SECONDS), streaming the network's output and its loss as it learns; Stop keeps the
+Pick a style (each style a shipped network holds, or those of a model file dropped in): the photo is stylized at
+once, and the webcam streams through it. Where the network holds several styles (the gallery's network), "Blend
+with" mixes the picked style with another of them, and its slider moves the photo and the live webcam between
+the two. "Train a fast network for this painting" trains one on the visitor's photo under the job runner and a
+wall-clock cap (NST_TRAIN_SECONDS), streaming the network's output and its loss as it learns; where the gallery's
+network is shipped, the painting is learnt into it as one more style (only its scales and shifts). Stop keeps the
 best network so far, which can be downloaded and loaded again. "Refine" starts the slow optimisation from the
 fast result. Every result but the webcam's goes to the history strip. The handlers are in tabs/fast_job.py.
 """
