@@ -201,3 +201,24 @@ def test_a_file_of_several_styles_offers_each_and_blends_two_live(page, shared_i
     first = page.locator("#fast-live img").first.get_attribute("src")
     page.wait_for_function(f"() => document.querySelector('#fast-live img')?.src !== {first!r}", timeout=30_000)
     screenshot(page, "fast-blend-webcam.png")
+
+
+def test_on_a_phone_the_blend_controls_fit_the_screen(app_server, shared_images, tmp_path):  # noqa: F811
+    from .test_app_browser import PHONE
+    from .test_fast_server import two_style_file
+
+    with studio_page(app_server.url, tmp_path / "profile", PHONE, phone=True) as page:
+        page.get_by_role("tab", name="Fast").click()
+        page.set_input_files("#fast-photo input[type=file]", str(shared_images / "golden_gate.jpg"))
+        status_has(page, "#fast-status", "one pass")
+        page.set_input_files("#fast-model-file input[type=file]", str(two_style_file(tmp_path / "two.pt")))
+        status_has(page, "#fast-status", "stained_glass (slim")
+        page.locator("#fast-blend-with input").click()
+        page.get_by_role("option", name="Pointillism").click()
+        status_has(page, "#fast-status", "stained_glass 0.5 + pointillism 0.5")
+        for selector in ("#fast-model", "#fast-blend-with", "#fast-blend"):
+            box = page.locator(selector).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE[0], (selector, box)
+        page.locator("#fast-blend").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "fast-blend-phone.png"))
