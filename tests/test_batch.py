@@ -18,6 +18,7 @@ from bench.video import make_pan_clip
 from nst_core import Settings
 from nst_core.batch import Job, main, paint_batch
 from nst_core.errors import NSTError
+from nst_core.fast.apply import shipped_styles
 from nst_core.flow import motion, temporal_error
 from nst_core.images import read_recipe
 from nst_core.ray_runner import check_answers
@@ -80,7 +81,7 @@ def test_a_folder_is_painted_once_with_recipes_and_a_bad_file_costs_one_line(pho
         recipe = read_recipe(path)
         assert recipe["source"] == path.stem + ".jpg" and recipe["style"] == "stained_glass"
         assert recipe["method"] == "fast" and recipe["size"] == 64 and recipe["output_size"] == [64, 48]
-        assert recipe["fast_model"]["file"] == "stained_glass.pt"
+        assert recipe["fast_model"]["file"] == shipped_styles()["stained_glass"].name
     made = {path: path.stat().st_mtime_ns for path in pngs}
 
     assert main([str(photos), "stained_glass", "-o", str(out), "--size", "64"]) == 1  # bad.jpg is still bad

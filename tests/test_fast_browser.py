@@ -10,7 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from nst_core.fast.apply import shipped_models
+from nst_core.fast.apply import shipped_models, style_model
+from nst_core.fast.model import save_model
 from nst_core.images import read_recipe
 
 from .apphelpers import ROOT, app_server, set_slider, studio_page  # noqa: F401  (app_server is a fixture)
@@ -151,13 +152,14 @@ def test_a_training_stays_in_view_on_a_laptop_and_its_network_is_picked(app_serv
         assert menu_shows(page) != shipped and "your painting" in menu_shows(page), menu_shows(page)
 
 
-def test_the_menu_names_the_network_in_the_model_file_box(page, shared_images):
+def test_the_menu_names_the_network_in_the_model_file_box(page, shared_images, tmp_path):
     """A model file in the box is what stylizes the photo, so the menu names it; picking a shipped network in the
     menu then uses that one (the file in the box had won over the menu)."""
     page.set_input_files("#fast-photo input[type=file]", str(shared_images / "tubingen.jpg"))
     page.wait_for_selector("#fast-result img", state="visible", timeout=60_000)
     status_has(page, "#fast-status", "one pass")
-    page.set_input_files("#fast-model-file input[type=file]", str(ROOT / "styles" / "fast" / "stained_glass.pt"))
+    save_model(style_model("stained_glass"), tmp_path / "stained_glass.pt")  # a file of one style
+    page.set_input_files("#fast-model-file input[type=file]", str(tmp_path / "stained_glass.pt"))
     page.wait_for_function("() => ['stained_glass', 'one pass'].every(w => "
                            "document.querySelector('#fast-status').innerText.includes(w))", timeout=60_000)
     page.wait_for_function("() => document.querySelector('#fast-model input').value.includes('stained_glass')",
