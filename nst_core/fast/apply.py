@@ -1,8 +1,10 @@
 """Stylizing with a trained fast network: one pass, a recipe that names the model, the shipped models.
 
-Shipped models live in `styles/fast/` (one `<style>.pt` per gallery style, trained with
-`python -m nst_core.fast train`; styles/fast/README.md says on what). Front ends find a model by name or
-file, or by the painting it was trained on (`model_for_painting`), and keep loaded models in a small cache
+Shipped models live in `styles/fast/`: `gallery.pt`, one network of several gallery styles, and `<style>.pt`
+networks of one style each, all trained with `python -m nst_core.fast train` (styles/fast/README.md says on
+what); where two hold a style, the one trained for it alone is used (`specialists_first`). Front ends find a
+style by name, a model by file, or the network trained on a painting (`model_for_painting`), and keep loaded
+models in a small cache
 keyed by the file's identity, so a webcam stream does not reload its model for every frame. A model of several
 styles stylizes through `style_model`, which picks one of its styles (by name, or by the gallery painting it
 learnt) or a blend of them.
