@@ -31,7 +31,7 @@ from nst_core.fast.train import Training, TrainSettings, train_iter
 from nst_core.gallery import get_style
 from nst_core.images import decode_image, read_recipe
 
-from .conftest import gradient_image, tiny_backbone
+from .conftest import ROOT, gradient_image, tiny_backbone
 from .test_fast_cli import cli
 
 TINY = dict(steps=4, batch=1, crop=32, style_size=48, sample_every=2, checkpoint_every=2, weights="untrained",
@@ -252,6 +252,7 @@ def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp
     assert "only the new style's scales and shifts train" in result.stderr and "3 styles" in result.stderr
     adapted = load_model(four)
     assert [e.name for e in adapted.styles] == ["stained_glass", "mine", "marbled_paper"]
+    assert adapted.styles[-1].meta["adapted"]["settings"]["learning_rate"] == 0.03  # adapt's own step size
     assert trained.net.convolutions().keys() == adapted.net.convolutions().keys()
     assert all(torch.equal(v, adapted.net.convolutions()[k]) for k, v in trained.net.convolutions().items())
 
@@ -284,6 +285,7 @@ def test_errors_are_one_line(tmp_path, args, words, capsys, monkeypatch):
     """In-process (main() is what the subprocess runs), to keep the suite quick."""
     monkeypatch.delenv("NST_WEIGHTS", raising=False)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("nst_core.fast.__main__.GALLERY_MODEL", ROOT / "styles" / "fast" / "none.pt")  # none shipped
     save_model(FastModel(multi_style_net(2), {}, styles=[StyleEntry("a"), StyleEntry("b")]), tmp_path / "ab.pt")
     gradient_image(40, 30).save(tmp_path / "photo.png")
     gradient_image(40, 30).save(tmp_path / "a.png")

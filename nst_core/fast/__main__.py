@@ -40,7 +40,7 @@ from .apply import (
 )
 from .data import MAX_SCALE, PhotoSet, fetch_coco, load_photos
 from .model import FastModel, save_model
-from .train import TrainProgress, TrainSettings, check_teacher, distil_targets, train_iter
+from .train import ADAPT_SETTINGS, TrainProgress, TrainSettings, check_teacher, distil_targets, train_iter
 
 EPILOG = """\
 examples:
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(TrainSettings):
         # The base fixes the width; a new style learns from the perceptual teacher; --seconds is the time limit.
         if f.name not in ("width", "teacher", "max_seconds") and not f.name.startswith("distil"):
-            _add_setting(group, f)
+            _add_setting(group, f, ADAPT_SETTINGS.get(f.name))
     apply = commands.add_parser("apply", help="stylize a photo with a trained network")
     apply.add_argument("model", help="a model file or a shipped model "
                        f"({', '.join(shipped_models()) or 'none'}), or a style that --model or a shipped model holds")
@@ -113,9 +113,11 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _add_setting(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
+def _add_setting(group: argparse._ArgumentGroup, f: dataclasses.Field, default: object = None) -> None:
+    """A flag for a TrainSettings field; `default` is what the command uses instead of the field's default."""
     meta, flag = f.metadata, "--" + f.name.replace("_", "-")
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if default is None:
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     if kind.startswith("tuple"):
         group.add_argument(flag, nargs="+", default=None, metavar="LAYER",
@@ -214,7 +216,7 @@ def adapt(args: argparse.Namespace) -> int:
         raise SettingsError("There is no shipped multi-style network yet to add a painting to; give a model with "
                             "--base FILE.")
     base = MODELS.get(resolve_model(args.base or GALLERY_MODEL))
-    settings = settings_from_args(args, width=base.net.width)
+    settings = settings_from_args(args, width=base.net.width, **ADAPT_SETTINGS)
     name = style_name(args.style)
     if base.index(name) is not None:
         raise SettingsError(f"{base.source} already holds a style called {name!r}; rename the painting's file.")
