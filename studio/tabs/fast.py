@@ -36,6 +36,7 @@ from .fast_job import (
     picked_style,
     refine_key,
     train_key,
+    wanted_style,
 )
 
 STREAM_EVERY = 0.1  # seconds between webcam frames sent to the server
@@ -84,9 +85,8 @@ def menu_for_file(file: Any, choice: Any) -> Any:
         except NSTError:
             return gr.skip()  # check_model_file says what is wrong with it
         choices = model_choices(model)
-        # A painting learnt into a network of several styles is the style wanted: the one adapted (the last).
-        adapted = model.net.styles > 1 and "adapted" in model.styles[-1].meta
-        return gr.update(choices=choices, value=choices[-1 if adapted else len(shipped_styles())][1])
+        value = FILE_CHOICE if model.net.styles == 1 else f"{FILE_CHOICE}:{wanted_style(model)}"
+        return gr.update(choices=choices, value=value)
     return gr.update(choices=model_choices(),
                      value=first_shipped() if str(choice).startswith(FILE_CHOICE) else choice)
 

@@ -134,6 +134,13 @@ class Refinement(NamedTuple):
 FILE_CHOICE = "model-file"  # the menu's entry for the model file box; "model-file:STYLE" for one of its styles
 
 
+def wanted_style(model: FastModel) -> str:
+    """The style of a model file that a visitor means when they name none: the painting learnt into a network of
+    several styles (the last, adapted one: what the Fast tab's training gives), else the first."""
+    adapted = model.net.styles > 1 and "adapted" in model.styles[-1].meta
+    return model.styles[-1 if adapted else 0].name
+
+
 def picked_style(choice: Any, file: Any) -> tuple[str, str]:
     """(model file, style) that the menu's `choice` names: a style of the model file in the box (its first where
     the entry names none), or a style a shipped model holds."""
@@ -141,7 +148,7 @@ def picked_style(choice: Any, file: Any) -> tuple[str, str]:
         model = MODELS.get(file)
         named = str(choice).removeprefix(FILE_CHOICE + ":") if str(choice).startswith(FILE_CHOICE + ":") else None
         if named is None:
-            return str(file), model.styles[0].name
+            return str(file), wanted_style(model)
         if model.index(named) is None:
             raise NSTError(f"The model file holds no style called {named!r}; it holds "
                            f"{', '.join(entry.name for entry in model.styles)}.")
