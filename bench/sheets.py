@@ -3,6 +3,7 @@ drawn with Pillow alone. It knows images and numbers; not how they were made."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -101,12 +102,20 @@ def pareto_plot(points: dict[str, list[tuple[float, float]]], means: dict[str, t
     image.save(path)
 
 
+def tick_step(top: float) -> float:
+    """The step of five round ticks (1, 2 or 5 times a power of ten) that reach at least `top`: labels that say
+    exactly where a line is (0.37 had been labelled 0.4)."""
+    power = 10 ** math.floor(math.log10(top / 5))
+    return next(power * m for m in (1, 2, 5, 10) if 5 * power * m >= top)
+
+
 def line_plot(series: dict[str, list[float]], path: Path, title: str, x_label: str, y_label: str,
               first_x: int = 1, x_step: int = 1) -> None:
     """One line per series (value k drawn at x = first_x + k * x_step), a colour each, with a legend; y from 0."""
     width, height, margin = 900, 440, 70
     longest = max(len(values) for values in series.values())
-    top_value = max(max(values) for values in series.values()) * 1.1 or 1.0
+    step = tick_step(max(max(values) for values in series.values()) * 1.1 or 1.0)
+    top_value, decimals = 5 * step, max(0, -math.floor(math.log10(step) + 1e-9))
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = margin, 60, width - 220, height - margin
@@ -119,7 +128,7 @@ def line_plot(series: dict[str, list[float]], path: Path, title: str, x_label: s
         value = top_value * k / 5
         _, py = at(0, value)
         draw.line((left - 5, py, left, py), fill="#6b7280")
-        draw.text((left - 40, py - 7), f"{value:.1f}", fill="black", font=font(12))
+        draw.text((left - 40, py - 7), f"{value:.{decimals}f}", fill="black", font=font(12))
     for k in range(0, longest, max(1, longest // 12)):
         px, _ = at(k, 0)
         draw.line((px, bottom, px, bottom + 5), fill="#6b7280")

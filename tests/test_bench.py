@@ -230,3 +230,11 @@ def test_fast_curve_measures_each_style_of_each_training_sample(real_weights, sh
     for _, unstyled, itself in rows:
         assert float(unstyled) == pytest.approx(1.0, abs=0.01) and float(itself) < 0.5
     assert Image.open(tmp_path / "curve.png").size == (900, 440)
+
+
+def test_plot_ticks_are_round_numbers_that_reach_the_top():
+    """The y ticks were top/5 multiples printed to one decimal: a line at 0.37 sat on a tick labelled 0.4."""
+    from bench.sheets import tick_step
+
+    for top, step in [(0.616, 0.2), (1.0, 0.2), (7.3, 2), (12, 5), (0.05, 0.01), (250, 50)]:
+        assert tick_step(top) == pytest.approx(step) and 5 * tick_step(top) >= top
