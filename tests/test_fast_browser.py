@@ -75,7 +75,8 @@ def test_a_training_run_streams_and_stop_keeps_the_best_network(page, shared_ima
     status_has(page, "#fast-status", "your painting", 60)  # loaded again: the photo restyled with it
 
 
-def test_the_webcam_streams_through_the_network(page):
+def start_webcam(page) -> None:
+    """Open the webcam box, start the (fake) camera and wait for the first stylized frame."""
     page.get_by_text("Live webcam through the network").click()
     webcam = page.locator("#fast-webcam")
     webcam.scroll_into_view_if_needed()
@@ -84,6 +85,10 @@ def test_the_webcam_streams_through_the_network(page):
         access.first.click()
     webcam.locator("button").filter(has_text="Record").or_(webcam.get_by_label("start recording")).first.click()
     page.wait_for_selector("#fast-live img", state="visible", timeout=60_000)
+
+
+def test_the_webcam_streams_through_the_network(page):
+    start_webcam(page)
     first = page.locator("#fast-live img").first.get_attribute("src")
     page.wait_for_function(f"() => document.querySelector('#fast-live img')?.src !== {first!r}", timeout=30_000)
     screenshot(page, "fast-webcam.png")
@@ -190,14 +195,7 @@ def test_a_file_of_several_styles_offers_each_and_blends_two_live(page, shared_i
     page.wait_for_selector("#fast-blend", state="visible", timeout=10_000)
     set_slider(page.locator("#fast-blend"), "Blend (0: the style above, 1: the one beside)", 1)
     status_has(page, "#fast-status", "pointillism (slim")
-    page.get_by_text("Live webcam through the network").click()
-    webcam = page.locator("#fast-webcam")
-    webcam.scroll_into_view_if_needed()
-    access = webcam.get_by_text("Click to Access Webcam")
-    if access.count():
-        access.first.click()
-    webcam.locator("button").filter(has_text="Record").or_(webcam.get_by_label("start recording")).first.click()
-    page.wait_for_selector("#fast-live img", state="visible", timeout=60_000)
+    start_webcam(page)
     set_slider(page.locator("#fast-blend"), "Blend (0: the style above, 1: the one beside)", 0)
     status_has(page, "#fast-status", "stained_glass (slim")
     first = page.locator("#fast-live img").first.get_attribute("src")
