@@ -17,6 +17,7 @@ shipped models' files say their training took.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import statistics
@@ -171,9 +172,6 @@ def runtimes(sizes: list[int], rounds: int, compile_network: bool) -> list[dict]
 
 def ways_to_run(net: TransformerNet, x: torch.Tensor, compile_network: bool) -> dict[str, tuple]:
     """name -> (a call that stylizes `x` once, seconds spent making it ready)."""
-    import contextlib
-    import io as text_io
-
     def eager() -> torch.Tensor:
         return net.to(memory_format=torch.contiguous_format)(x)
 
@@ -199,7 +197,7 @@ def ways_to_run(net: TransformerNet, x: torch.Tensor, compile_network: bool) -> 
 
         start = time.perf_counter()
         exported = io.BytesIO()
-        with torch.no_grad(), contextlib.redirect_stderr(text_io.StringIO()):
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             torch.onnx.export(net, (x,), exported, input_names=["x"], dynamo=False)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
