@@ -38,6 +38,7 @@ from .fast.apply import (
     model_for_painting,
     one_style,
     output_size,
+    paint_tensor,
     resolve_model,
     shipped_styles,
 )
@@ -117,8 +118,7 @@ class FastPainter:
         self.model = one_style(model)
 
     def paint(self, frame: Image.Image, last: np.ndarray | None, moved: Motion | None) -> np.ndarray:
-        with torch.inference_mode():
-            painted = np.asarray(to_pil(self.model.net(to_tensor(frame))))
+        painted = np.asarray(to_pil(paint_tensor(self.model, to_tensor(frame))))
         return painted if last is None else blend(painted, last, moved, KEEP)
 
 

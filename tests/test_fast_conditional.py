@@ -221,6 +221,30 @@ def test_adapt_learns_a_new_style_with_every_convolution_and_old_style_frozen(ph
     assert load_model(tmp_path / "three.pt").select("three").meta["style_digest"] == style_digest(new)
 
 
+def test_a_trained_network_goes_on_learning_its_styles_by_name_under_other_settings(photos, tmp_path):
+    """`start`: the shipped networks were trained on with the sliced style loss after the Gram loss."""
+    start = FastModel(multi_style_net(2), {"teacher": "perceptual", "steps_done": 9},
+                      styles=[StyleEntry("warm"), StyleEntry("cool")])
+    save_model(start, tmp_path / "start.pt")
+    start = load_model(tmp_path / "start.pt")
+    settings = TrainSettings(**{**TINY, "style_loss": "sliced", "steps": 2})
+    swapped = {"cool": PAINTINGS["cool"], "warm": PAINTINGS["warm"]}  # its styles in another order
+    goes_on = Training(swapped, photos, settings, "", None, torch.device("cpu"), tiny_backbone(), start=start)
+    theirs = start.net.state_dict()
+    for key, value in goes_on.net.state_dict().items():
+        head, _, index = key.rpartition(".")
+        mapped = f"{head}.{1 - int(index)}" if head.endswith((".scales", ".shifts")) else key
+        assert torch.equal(value, theirs[mapped]), key  # cool's scales and shifts are start's second style's
+    events = run(photos, settings, painting=swapped, start=start, checkpoint=tmp_path / "on.ckpt")
+    model = events[-1].best
+    assert [e.name for e in model.styles] == ["cool", "warm"] and model.meta["settings"]["style_loss"] == "sliced"
+    assert model.meta["started_from"]["sha256"] == start.digest and model.meta["started_from"]["steps_done"] == 9
+    with pytest.raises(SettingsError, match="another style"):  # its checkpoint is not a fresh run's
+        run(photos, settings, painting=swapped, checkpoint=tmp_path / "on.ckpt", resume=True)
+    with pytest.raises(SettingsError, match="holds no style called 'hot'"):
+        run(photos, settings, painting={"warm": PAINTINGS["warm"], "hot": PAINTINGS["cool"]}, start=start)
+
+
 def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp_path):
     """Subprocesses as a user runs them, but for applying one style (in-process: main() is what runs)."""
     folder = tmp_path / "photos"
@@ -261,6 +285,14 @@ def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp
     assert result.returncode == 0, result.stderr
     assert read_recipe(out)["fast_model"]["style"] == "mine 0.25 + marbled_paper 0.75"
 
+    result = cli("train", str(tmp_path / "mine.png"), "stained_glass", "--start", str(model), "--style-loss", "sliced",
+                 "--photos", str(folder), "-o", str(tmp_path / "on.pt"), *tiny)
+    assert result.returncode == 0, result.stderr
+    went_on = load_model(tmp_path / "on.pt")
+    assert [e.name for e in went_on.styles] == ["mine", "stained_glass"]
+    assert went_on.meta["started_from"]["sha256"] == trained.digest
+    assert went_on.meta["settings"]["style_loss"] == "sliced"
+
     result = cli("apply", str(four), str(photo), "-o", str(out), "--blend", "mine=1", "cubism=1")
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: three.pt holds no style called 'cubism'; it holds stained_glass, mine, "
@@ -280,6 +312,10 @@ def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp
     (["train", "a.png", "{tmp}/a.png", "--photos", "{tmp}", "-o", "{tmp}/m.pt"], "both called 'a'"),
     (["train", "stained_glass", "marbled_paper", "--photos", "{tmp}", "-o", "{tmp}/m.pt", "--teacher", "distil"],
      "distil teacher learns one painting"),
+    (["train", "a.png", "c.png", "--start", "{model}", "--photos", "{tmp}", "-o", "{tmp}/m.pt"],
+     "ab.pt holds no style called 'c.png'"),
+    (["train", "a.png", "--start", "{model}", "--photos", "{tmp}", "-o", "{tmp}/m.pt", "--width", "full"],
+     "is slim; train it with --width slim"),
 ])
 def test_errors_are_one_line(tmp_path, args, words, capsys, monkeypatch):
     """In-process (main() is what the subprocess runs), to keep the suite quick."""

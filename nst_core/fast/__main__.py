@@ -40,7 +40,7 @@ from .apply import (
 )
 from .data import MAX_SCALE, PhotoSet, fetch_coco, load_photos
 from .model import FastModel, save_model
-from .train import ADAPT_SETTINGS, TrainProgress, TrainSettings, check_teacher, distil_targets, train_iter
+from .train import ADAPT_SETTINGS, TrainProgress, TrainSettings, check_start, check_teacher, distil_targets, train_iter
 
 EPILOG = """\
 examples:
@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the paintings (image files or gallery names): several train one network of several "
                        "styles, each named by its gallery name or file name")
     _add_training_arguments(train)
+    train.add_argument("--start", metavar="MODEL", help="go on training this model's network (a file or a shipped "
+                       "model holding these styles by name) under the settings given here, e.g. another style loss; "
+                       "its record is kept in the new model's")
     train.add_argument("--distil-cache", default=str(Path.home() / ".cache" / "nst-studio" / "distil"),
                        help="where the distil teacher's pictures are kept (default: %(default)s)")
     group = train.add_argument_group("training settings")
@@ -190,13 +193,16 @@ def training_photos(args: argparse.Namespace, settings: TrainSettings) -> tuple[
 
 
 def train(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    start = MODELS.get(resolve_model(args.start)) if args.start else None
+    settings = settings_from_args(args, **({"width": start.net.width} if start is not None else {}))
     output = output_path(args)
     names = [style_name(source) for source in args.styles]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise SettingsError(f"Two paintings are both called {twice[0]!r}; a network's styles need different names.")
     check_teacher(settings, len(names))
+    if start is not None:
+        check_start(start, names, settings)
     paintings = {name: decode_image(resolve_style_source(source)) for name, source in zip(names, args.styles)}
     photos, sample = training_photos(args, settings)
     if settings.teacher == "distil":
@@ -207,7 +213,8 @@ def train(args: argparse.Namespace) -> int:
         photos = photos.with_targets(targets)
     painting = paintings if len(names) > 1 else paintings[names[0]]
     return run_training(args, output, lambda checkpoint: train_iter(
-        painting, photos, settings, style_name=names[0], sample=sample, checkpoint=checkpoint, resume=args.resume))
+        painting, photos, settings, style_name=names[0], sample=sample, checkpoint=checkpoint, resume=args.resume,
+        start=start))
 
 
 def adapt(args: argparse.Namespace) -> int:

@@ -188,9 +188,16 @@ def stylize_fast(model: FastModel, photo: ImageSource, size: int | None = DEFAUL
     """The photo in the model's style, its longest side `size` px (None: the photo's own size), one pass."""
     one_style(model)
     image = decode_image(photo)
-    x = to_tensor(resize_to(image, output_size(image.size, size)))
+    return to_pil(paint_tensor(model, to_tensor(resize_to(image, output_size(image.size, size)))))
+
+
+def paint_tensor(model: FastModel, x: torch.Tensor) -> torch.Tensor:
+    """One pass of a one-style model over (1, 3, H, W), in channels_last memory: on two cores 1.57x faster than
+    the default layout at 256 px and 1.08x at 512 (docs/fast-paint.md). The network's weights are moved once."""
+    # Outside inference mode: weights converted inside it could never be trained again (`adapt` copies a base).
+    net = model.net.to(memory_format=torch.channels_last)  # a no-op from the second call on
     with torch.inference_mode():
-        return to_pil(model.net(x))
+        return net(x.contiguous(memory_format=torch.channels_last))
 
 
 def fast_recipe(model: FastModel, photo: Image.Image, result: Image.Image) -> dict[str, Any]:

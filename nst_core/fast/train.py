@@ -190,21 +190,37 @@ def check_teacher(settings: TrainSettings, paintings: int, base: FastModel | Non
         raise SettingsError("A new style is learnt from one painting at a time.")
 
 
+def check_start(start: FastModel, names: list[str], settings: TrainSettings) -> None:
+    """Refuse, in one sentence, a model to go on from that does not hold exactly these styles at this width."""
+    missing = [name for name in names if start.index(name) is None]
+    if missing:
+        raise SettingsError(f"{start.source or 'The model'} holds no style called {missing[0]!r}; it holds "
+                            f"{', '.join(entry.name for entry in start.styles)}.")
+    if start.net.width != settings.width:
+        raise SettingsError(f"The model to go on from is {start.net.width}; train it with --width "
+                            f"{start.net.width}.")
+
+
 def train_iter(painting: Paintings, photos: PhotoSet, settings: TrainSettings, *, style_name: str = "",
                sample: Image.Image | None = None, checkpoint: Path | None = None, resume: bool = False,
-               backbone: VGGFeatures | None = None, base: FastModel | None = None) -> Iterator[TrainProgress]:
+               backbone: VGGFeatures | None = None, base: FastModel | None = None,
+               start: FastModel | None = None) -> Iterator[TrainProgress]:
     """Yield a TrainProgress per step; the last has done=True and the best network (`best`).
 
     `painting` is one painting (called `style_name`) or several by name: one network learns them all. With
     `base`, one painting is learnt as a new style of a copy of that model, which keeps its styles and its
     convolutions. `photos` must carry targets for the distil teacher (PhotoSet.with_targets). With `resume`,
-    training continues from `checkpoint` if it exists (made with the same settings but for `steps`)."""
+    training continues from `checkpoint` if it exists (made with the same settings but for `steps`). With `start`,
+    a trained network of these styles (by name) goes on learning under `settings`, which may differ from its own:
+    another style loss or weight; its record is kept in the new model's."""
     paintings = named_paintings(painting, style_name)
     check_teacher(settings, len(paintings), base)
+    if start is not None:
+        check_start(start, [name for name, _ in paintings], settings)
     if settings.teacher == "distil" and photos.targets is None:
         raise SettingsError("The distil teacher needs the engine's pictures of the photos first (distil_targets).")
     device = pick_device(settings.device)
-    run = Training(painting, photos, settings, style_name, sample, device, backbone, base=base)
+    run = Training(painting, photos, settings, style_name, sample, device, backbone, base=base, start=start)
     if resume and checkpoint is not None and checkpoint.is_file():
         run.restore(checkpoint)
     try:
@@ -218,13 +234,15 @@ class Training:
 
     def __init__(self, painting: Paintings, photos: PhotoSet, settings: TrainSettings, style_name: str,
                  sample: Image.Image | None, device: torch.device, backbone: VGGFeatures | None, *,
-                 base: FastModel | None = None) -> None:
-        self.s, self.photos, self.device, self.base = settings, photos, device, base
+                 base: FastModel | None = None, start: FastModel | None = None) -> None:
+        self.s, self.photos, self.device, self.base, self.start = settings, photos, device, base, start
         self.paintings = named_paintings(painting, style_name)
         if base is not None and base.net.width != settings.width:
             raise SettingsError(f"The base model is {base.net.width}; train its new style with --width "
                                 f"{base.net.width}.")
         self.net = self.new_net().to(device)
+        if start is not None:
+            self.net.load_state_dict(started_weights(start, [name for name, _ in self.paintings]))
         # Which styles the steps train, in turn: all of them, or the new one alone.
         self.trained = [self.net.styles - 1] if base is not None else list(range(self.net.styles))
         self.optimizer = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad],
@@ -353,6 +371,8 @@ class Training:
                   "training_seconds": round(seconds, 1), "device": describe_device(self.device),
                   "photos": list(self.photos.names), "photos_skipped": len(self.photos.skipped),
                   "generator": f"nst-studio {__version__}", "torch": torch.__version__}
+        if self.start is not None:
+            record["started_from"] = {"file": self.start.source, "sha256": self.start.digest, **self.start.meta}
         new = [StyleEntry(name, style_digest(art), art) for name, art in self.paintings]
         if self.base is not None:  # the base's record stays the model's; the new style keeps its own
             shared = {k: v for k, v in self.base.meta.items() if k not in ("style", "style_digest")}
@@ -364,9 +384,12 @@ class Training:
     def identity(self) -> str:
         """What a checkpoint must have been made for, besides the settings: the styles and any base model."""
         names = [name for name, _ in self.paintings]
-        if self.base is None and len(names) == 1:
+        if self.base is None and self.start is None and len(names) == 1:
             return names[0]  # as checkpoints of one style always said
-        return json.dumps({"styles": names, "base": self.base.digest if self.base is not None else None})
+        identity = {"styles": names, "base": self.base.digest if self.base is not None else None}
+        if self.start is not None:
+            identity["start"] = self.start.digest
+        return json.dumps(identity)
 
     # --- checkpoints -----------------------------------------------------------------------------------------
 
@@ -405,6 +428,18 @@ class Training:
             del self.extract, self.style_targets
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def started_weights(start: FastModel, names: list[str]) -> dict[str, torch.Tensor]:
+    """The state of `start`'s network for a network of the styles `names` (each held by `start`), in that order:
+    the shared convolutions as they are, each style's scales and shifts from the style of that name."""
+    state, order = start.net.state_dict(), [start.index(name) for name in names]
+    picked = {}
+    for key in TransformerNet(start.net.width, len(names)).state_dict():
+        head, _, index = key.rpartition(".")
+        per_style = head.endswith((".scales", ".shifts"))
+        picked[key] = state[f"{head}.{order[int(index)]}" if per_style else key].clone()
+    return picked
 
 
 def photo_from_pixels(pixels: torch.Tensor) -> Image.Image:
