@@ -13,7 +13,7 @@ from torch import nn
 
 from nst_core.errors import SettingsError
 from nst_core.fast.__main__ import main
-from nst_core.fast.apply import MODELS, shipped_models, style_model, stylize_fast
+from nst_core.fast.apply import MODELS, paint_tensor, shipped_models, style_model, stylize_fast
 from nst_core.fast.data import PhotoSet
 from nst_core.fast.model import (
     ConditionalInstanceNorm,
@@ -243,6 +243,19 @@ def test_a_trained_network_goes_on_learning_its_styles_by_name_under_other_setti
         run(photos, settings, painting=swapped, checkpoint=tmp_path / "on.ckpt", resume=True)
     with pytest.raises(SettingsError, match="holds no style called 'hot'"):
         run(photos, settings, painting={"warm": PAINTINGS["warm"], "hot": PAINTINGS["cool"]}, start=start)
+
+
+def test_a_network_that_has_painted_paints_as_before_and_can_still_learn(photos):
+    """Pictures are painted in channels_last memory: the same picture, and the model (as the studio keeps it in
+    its cache) can still be the base a new style is learnt into."""
+    base = FastModel(multi_style_net(1), {"teacher": "perceptual"}, styles=[StyleEntry("one")])
+    x = torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        expected = base.net(x)
+    assert torch.allclose(paint_tensor(base, x), expected, atol=1e-5)  # fp32 either way
+    events = run(photos, TrainSettings(**{**TINY, "steps": 1}), painting=PAINTINGS["warm"], style_name="warm",
+                 base=base)
+    assert [e.name for e in events[-1].best.styles] == ["one", "warm"]
 
 
 def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp_path):

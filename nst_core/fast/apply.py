@@ -194,7 +194,6 @@ def stylize_fast(model: FastModel, photo: ImageSource, size: int | None = DEFAUL
 def paint_tensor(model: FastModel, x: torch.Tensor) -> torch.Tensor:
     """One pass of a one-style model over (1, 3, H, W), in channels_last memory: on two cores 1.57x faster than
     the default layout at 256 px and 1.08x at 512 (docs/fast-paint.md). The network's weights are moved once."""
-    # Outside inference mode: weights converted inside it could never be trained again (`adapt` copies a base).
     net = model.net.to(memory_format=torch.channels_last)  # a no-op from the second call on
     with torch.inference_mode():
         return net(x.contiguous(memory_format=torch.channels_last))
