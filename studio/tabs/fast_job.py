@@ -142,8 +142,8 @@ def wanted_style(model: FastModel) -> str:
 
 
 def picked_style(choice: Any, file: Any) -> tuple[str, str]:
-    """(model file, style) that the menu's `choice` names: a style of the model file in the box (its first where
-    the entry names none), or a style a shipped model holds."""
+    """(model file, style) that the menu's `choice` names: a style of the model file in the box (`wanted_style`
+    where the entry names none), or a style a shipped model holds."""
     if file:
         model = MODELS.get(file)
         named = str(choice).removeprefix(FILE_CHOICE + ":") if str(choice).startswith(FILE_CHOICE + ":") else None
