@@ -208,9 +208,10 @@ def ways_to_run(net: TransformerNet, x: torch.Tensor, compile_network: bool) -> 
     return ways
 
 
-def webcam(frames: int) -> dict:
+def webcam(frames: int, every: float | None = None) -> dict:
     """Frames through the real studio's webcam endpoint as the browser sends them: one stream, a new frame
-    every STREAM_EVERY seconds (each uploaded, as the page does), answers counted as they stream back."""
+    every `every` seconds (default: the page's STREAM_EVERY; each uploaded, as the page does), answers counted
+    as they stream back."""
     import threading
 
     import httpx
@@ -218,6 +219,8 @@ def webcam(frames: int) -> dict:
     import app  # builds the page and sets torch's threads, as `python app.py` does
     from studio.tabs.fast import STREAM_EVERY
     from studio.tabs.fast_job import LIVE_SIDE
+
+    every = every or STREAM_EVERY
 
     from .studio import free_port
 
@@ -253,7 +256,7 @@ def webcam(frames: int) -> dict:
                 time.sleep(0.01)
             start = time.perf_counter()
             for index in range(frames):
-                time.sleep(max(0.0, start + index * STREAM_EVERY - time.perf_counter()))
+                time.sleep(max(0.0, start + index * every - time.perf_counter()))
                 http.post(f"{url}/stream/{event}", json={"data": frame_data()})
             quiet = max(1.0, 3 * alone)  # the last frames' answers: until none has come for this long
             while time.perf_counter() - max([start, *answers]) < quiet and listener.is_alive():
@@ -262,12 +265,13 @@ def webcam(frames: int) -> dict:
     finally:
         app.demo.close()
     received = [t for t in answers if t >= start]
-    rate = len(received) / (max([start + frames * STREAM_EVERY, *received]) - start)
-    print(f"## Webcam through the studio (one stream, a 640×480 JPEG frame every {STREAM_EVERY:g} s for "
-          f"{frames * STREAM_EVERY:.0f} s, stylized at {LIVE_SIDE} px)")
-    print(f"  {rate:.1f} stylized frames/s came back ({len(received)} for {frames} sent; the page sends at most "
-          f"{1 / STREAM_EVERY:.0f}/s); the network alone {alone * 1e3:.0f} ms a frame ({1 / alone:.1f} frames/s)")
-    return {"frames_per_s": rate, "sent": frames, "received": len(received), "network_ms": alone * 1e3}
+    rate = len(received) / (max([start + frames * every, *received]) - start)
+    print(f"## Webcam through the studio (one stream, a 640×480 JPEG frame every {every:g} s for "
+          f"{frames * every:.0f} s, stylized at {LIVE_SIDE} px)")
+    print(f"  {rate:.1f} stylized frames/s came back ({len(received)} for {frames} sent, at most "
+          f"{1 / every:.1f}/s); the network alone {alone * 1e3:.0f} ms a frame ({1 / alone:.1f} frames/s)")
+    return {"frames_per_s": rate, "every_s": every, "sent": frames, "received": len(received),
+            "network_ms": alone * 1e3}
 
 
 def training(steps: int, weights: str, device: torch.device) -> dict:
@@ -304,6 +308,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--frames", type=int, default=40, help="webcam frames to send")
+    parser.add_argument("--every", type=float, default=None,
+                        help="webcam: seconds between frames sent (default: the page's, studio.tabs.fast.STREAM_EVERY)")
     parser.add_argument("--steps", type=int, default=5, help="training steps to time")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="auto")
@@ -322,7 +328,7 @@ def main() -> None:
     if "training" in args.parts:
         report["training"] = training(args.steps, weights, device)
     if "webcam" in args.parts and shipped_models():
-        report["webcam"] = webcam(args.frames)
+        report["webcam"] = webcam(args.frames, args.every)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -42,9 +42,10 @@ def test_burst_bench_reports_first_pictures_order_and_ends(real_weights, shared_
 @pytest.mark.server
 def test_webcam_bench_streams_frames_through_the_studio(shared_images, tmp_path):
     out = tmp_path / "webcam.json"
-    result = bench("bench.fast", "--parts", "webcam", "--frames", "4", "--json", str(out))
+    result = bench("bench.fast", "--parts", "webcam", "--frames", "4", "--every", "0.2", "--json", str(out))
     webcam = json.loads(out.read_text())["webcam"]
-    assert webcam["sent"] == 4 and 1 <= webcam["received"] <= 4, result.stdout  # a frame answered, none invented
+    assert webcam["every_s"] == 0.2 and webcam["sent"] == 4
+    assert 1 <= webcam["received"] <= 4, result.stdout  # a frame answered, none invented
     assert webcam["frames_per_s"] > 0 and webcam["network_ms"] > 0
     assert "stylized frames/s came back" in result.stdout
 
