@@ -220,10 +220,9 @@ def webcam(frames: int, every: float | None = None) -> dict:
     from studio.tabs.fast import STREAM_EVERY
     from studio.tabs.fast_job import LIVE_SIDE
 
-    every = every or STREAM_EVERY
-
     from .studio import free_port
 
+    every = every or STREAM_EVERY
     name = next(iter(shipped_styles()))  # as the menu names it
     frame = resize_longest(decode_image(SHARED_IMAGES / "tubingen.jpg"), 640)  # a webcam's 640×480
     buffer = io.BytesIO()
