@@ -252,7 +252,7 @@ def test_a_network_that_has_painted_paints_as_before_and_can_still_learn(photos)
     x = torch.rand(1, 3, 40, 56)
     with torch.no_grad():
         expected = base.net(x)
-    assert torch.allclose(paint_tensor(base, x), expected, atol=1e-5)  # fp32 either way
+    assert torch.allclose(paint_tensor(base, x, "fp32"), expected, atol=1e-5)  # fp32 either way
     events = run(photos, TrainSettings(**{**TINY, "steps": 1}), painting=PAINTINGS["warm"], style_name="warm",
                  base=base)
     assert [e.name for e in events[-1].best.styles] == ["one", "warm"]

@@ -23,6 +23,7 @@ from PIL import Image
 from .. import __version__
 from ..config import Settings, field_info
 from ..errors import ImageError, SettingsError
+from ..features import uses_bf16
 from ..gallery import STYLES_DIR, get_style
 from ..images import ImageSource, decode_image, fitted_size, resize_to, to_pil, to_tensor
 from ..lru import LRU
@@ -191,12 +192,21 @@ def stylize_fast(model: FastModel, photo: ImageSource, size: int | None = DEFAUL
     return to_pil(paint_tensor(model, to_tensor(resize_to(image, output_size(image.size, size)))))
 
 
-def paint_tensor(model: FastModel, x: torch.Tensor) -> torch.Tensor:
-    """One pass of a one-style model over (1, 3, H, W), in channels_last memory: on two cores 1.57x faster than
-    the default layout at 256 px and 1.08x at 512 (docs/fast-paint.md). The network's weights are moved once."""
+def paint_tensor(model: FastModel, x: torch.Tensor, precision: str = "auto") -> torch.Tensor:
+    """One pass of a one-style model over (1, 3, H, W) -> fp32, in channels_last memory: on two cores 1.57x faster
+    than the default layout at 256 px and 1.08x at 512. In bf16 where the hardware has it (`paints_in_bf16`): on
+    an AMX Xeon 67 ms against 100 at 512 px, the picture 0.3% of the range from fp32's on average, no difference
+    to the eye (docs/fast-paint.md). The network's weights are moved once."""
     net = model.net.to(memory_format=torch.channels_last)  # a no-op from the second call on
-    with torch.inference_mode():
-        return net(x.contiguous(memory_format=torch.channels_last))
+    bf16 = paints_in_bf16(model, precision)
+    with torch.inference_mode(), torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        return net(x.contiguous(memory_format=torch.channels_last)).float()
+
+
+def paints_in_bf16(model: FastModel, precision: str = "auto") -> bool:
+    """Whether `paint_tensor` runs bf16: where asked, or by default on CUDA and on CPUs with bf16 instructions
+    (emulated bf16 is far slower than fp32), as the engine decides."""
+    return uses_bf16(precision, next(model.net.parameters()).device)
 
 
 def fast_recipe(model: FastModel, photo: Image.Image, result: Image.Image) -> dict[str, Any]:
@@ -204,7 +214,8 @@ def fast_recipe(model: FastModel, photo: Image.Image, result: Image.Image) -> di
     meta = model.meta
     return {"generator": f"nst-studio {__version__}",
             "fast_model": {"file": model.source, "sha256": model.digest, "style": model.style,
-                           "teacher": meta.get("teacher"), "width": model.net.width, "steps": meta.get("steps_done")},
+                           "teacher": meta.get("teacher"), "width": model.net.width, "steps": meta.get("steps_done"),
+                           "precision": "bf16" if paints_in_bf16(model) else "fp32"},
             "content_size": list(photo.size), "output_size": list(result.size)}
 
 
