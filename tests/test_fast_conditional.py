@@ -269,7 +269,7 @@ def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp
             "--style-size", "48", "--content-layer", "relu2_1", "--style-layers", "relu1_1", "relu2_1", "--quiet"]
     model = tmp_path / "two.pt"
     result = cli("train", "stained_glass", str(tmp_path / "mine.png"), "--photos", str(folder), "-o", str(model),
-                 *tiny)
+                 *tiny, "--style-loss", "sliced", "--style-weight", "40")
     assert result.returncode == 0, result.stderr
     assert "2 styles" in result.stderr
     trained = load_model(model)
@@ -289,7 +289,13 @@ def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp
     assert "only the new style's scales and shifts train" in result.stderr and "3 styles" in result.stderr
     adapted = load_model(four)
     assert [e.name for e in adapted.styles] == ["stained_glass", "mine", "marbled_paper"]
-    assert adapted.styles[-1].meta["adapted"]["settings"]["learning_rate"] == 0.03  # adapt's own step size
+    learnt_under = adapted.styles[-1].meta["adapted"]["settings"]
+    assert learnt_under["learning_rate"] == 0.03  # adapt's own step size
+    assert (learnt_under["style_loss"], learnt_under["style_weight"]) == ("sliced", 40)  # the base's losses
+    result = cli("adapt", "marbled_paper", "--base", str(model), "--photos", str(folder), "-o", str(tmp_path / "g.pt"),
+                 *tiny, "--style-loss", "gram")
+    assert result.returncode == 0, result.stderr
+    assert load_model(tmp_path / "g.pt").styles[-1].meta["adapted"]["settings"]["style_loss"] == "gram"  # as told
     assert trained.net.convolutions().keys() == adapted.net.convolutions().keys()
     assert all(torch.equal(v, adapted.net.convolutions()[k]) for k, v in trained.net.convolutions().items())
 

@@ -40,7 +40,17 @@ from .apply import (
 )
 from .data import MAX_SCALE, PhotoSet, fetch_coco, load_photos
 from .model import FastModel, save_model
-from .train import ADAPT_SETTINGS, TrainProgress, TrainSettings, check_start, check_teacher, distil_targets, train_iter
+from .train import (
+    ADAPT_SETTINGS,
+    INHERITED_LOSSES,
+    TrainProgress,
+    TrainSettings,
+    adapt_settings,
+    check_start,
+    check_teacher,
+    distil_targets,
+    train_iter,
+)
 
 EPILOG = """\
 examples:
@@ -87,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(TrainSettings):
         # The base fixes the width; a new style learns from the perceptual teacher; --seconds is the time limit.
         if f.name not in ("width", "teacher", "max_seconds") and not f.name.startswith("distil"):
-            _add_setting(group, f, ADAPT_SETTINGS.get(f.name))
+            _add_setting(group, f, "the base model's" if f.name in INHERITED_LOSSES else ADAPT_SETTINGS.get(f.name))
     apply = commands.add_parser("apply", help="stylize a photo with a trained network")
     apply.add_argument("model", help="a model file or a shipped model "
                        f"({', '.join(shipped_models()) or 'none'}), or a style that --model or a shipped model holds")
@@ -123,8 +133,8 @@ def _add_setting(group: argparse._ArgumentGroup, f: dataclasses.Field, default: 
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     if kind.startswith("tuple"):
-        group.add_argument(flag, nargs="+", default=None, metavar="LAYER",
-                           help=meta["help"] + f" (default: {' '.join(default)})")
+        shown = default if isinstance(default, str) else " ".join(default)
+        group.add_argument(flag, nargs="+", default=None, metavar="LAYER", help=meta["help"] + f" (default: {shown})")
         return
     choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
     group.add_argument(flag, type={"int": int, "float": float}.get(kind, str), default=None, choices=choices,
@@ -223,7 +233,7 @@ def adapt(args: argparse.Namespace) -> int:
         raise SettingsError("There is no shipped multi-style network yet to add a painting to; give a model with "
                             "--base FILE.")
     base = MODELS.get(resolve_model(args.base or GALLERY_MODEL))
-    settings = settings_from_args(args, width=base.net.width, **ADAPT_SETTINGS)
+    settings = settings_from_args(args, **adapt_settings(base), width=base.net.width)
     name = style_name(args.style)
     if base.index(name) is not None:
         raise SettingsError(f"{base.source} already holds a style called {name!r}; rename the painting's file.")

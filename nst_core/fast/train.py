@@ -60,6 +60,11 @@ SAMPLE_SIDE = 256  # the held-out photo is shown at this size
 # slow engine's style distance at 2e-3, 3.3x at 1e-2, 2.9x at 3e-2 and 2.6x at 1e-1, the last darkening the photo
 # to a sepia silhouette (docs/fast-paint.md).
 ADAPT_SETTINGS = {"learning_rate": 0.03}
+# A new style learnt into a trained network is measured by the base's own losses unless told otherwise: its
+# convolutions were trained to serve them (the gallery's network: sliced-Wasserstein at weight 150, not the Gram
+# loss at 15 that a fresh training starts with).
+INHERITED_LOSSES = ("content_layer", "content_weight", "style_layers", "style_loss", "style_size", "style_weight",
+                    "tv_weight")
 # What may differ between a checkpoint and the run that resumes it: how long and how often, not what.
 RESUMABLE_CHANGES = {"steps", "sample_every", "checkpoint_every", "max_seconds", "device"}
 
@@ -179,6 +184,15 @@ def named_paintings(painting: Paintings, style_name: str) -> list[tuple[str, Ima
     if not named:
         raise SettingsError("Training needs at least one painting.")
     return named
+
+
+def adapt_settings(base: FastModel) -> dict[str, Any]:
+    """The settings a new style of `base` learns under unless told otherwise: the losses the base was trained
+    with (as its record says) and adapting's own step size."""
+    trained = base.meta.get("settings") or {}
+    inherited = {name: tuple(value) if isinstance(value, list) else value
+                 for name in INHERITED_LOSSES if (value := trained.get(name)) is not None}
+    return {**inherited, **ADAPT_SETTINGS}
 
 
 def check_teacher(settings: TrainSettings, paintings: int, base: FastModel | None = None) -> None:

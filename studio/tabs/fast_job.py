@@ -26,7 +26,7 @@ from nst_core.fast import apply
 from nst_core.fast.apply import MODELS, fast_recipe, shipped_styles, style_model, stylize_fast
 from nst_core.fast.data import PhotoSet
 from nst_core.fast.model import FastModel, model_bytes
-from nst_core.fast.train import ADAPT_SETTINGS, TrainSettings, train_iter
+from nst_core.fast.train import TrainSettings, adapt_settings, train_iter
 from nst_core.images import decode_image
 from nst_core.lru import LRU
 
@@ -226,7 +226,8 @@ class FastJobs:
             cap = self.limits.train_seconds
             if not isinstance(seconds, (int, float)) or not 10 <= seconds <= cap:
                 raise NSTError(f"Training time must be between 10 and {cap:g} s on this server.")
-            learnt_into = ADAPT_SETTINGS if gallery_base() else {}  # a new style of the gallery's network
+            base = gallery_base()  # a new style of the gallery's network, learnt under its losses
+            learnt_into = adapt_settings(MODELS.get(base)) if base else {}
             settings = TrainSettings(**TRAIN_SETTINGS, **learnt_into, max_seconds=float(seconds),
                                      weights=default_weights())
             return decode_image(photo), decode_image(painting), settings
