@@ -116,7 +116,7 @@ def test_the_command_line_paints_a_clip_and_refuses_what_is_not_one(pan, tmp_pat
     assert refused.returncode == 2 and refused.stderr.strip() == (
         "error: The file 'holiday.mp4' is not a video this studio can read (try an MP4, WebM or MOV).")
     no_network = subprocess.run([sys.executable, "-m", "nst_core.video", str(pan),
-                                 str(ROOT / "styles" / "gallery" / "ink_hatching.png"), "--method", "fast", "-o",
+                                 str(ROOT / "styles" / "gallery" / "paper_collage.png"), "--method", "fast", "-o",
                                  str(tmp_path / "y.mp4")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert no_network.returncode == 2 and "No fast network is trained for" in no_network.stderr
     tiny = subprocess.run([sys.executable, "-m", "nst_core.video", str(pan), "stained_glass", "--size", "8", "-o",
