@@ -27,7 +27,7 @@ from nst_core.fast.model import (
     save_model,
     style_digest,
 )
-from nst_core.fast.train import Training, TrainSettings, train_iter
+from nst_core.fast.train import MAX_STEPS, Training, TrainSettings, train_iter
 from nst_core.gallery import get_style
 from nst_core.images import decode_image, read_recipe
 
@@ -296,6 +296,11 @@ def test_the_cli_trains_two_paintings_applies_a_style_and_a_blend_and_adapts(tmp
                  *tiny, "--style-loss", "gram")
     assert result.returncode == 0, result.stderr
     assert load_model(tmp_path / "g.pt").styles[-1].meta["adapted"]["settings"]["style_loss"] == "gram"  # as told
+    result = cli("adapt", "marbled_paper", "--base", str(model), "--photos", str(folder), "-o", str(tmp_path / "t.pt"),
+                 *tiny[2:], "--seconds", "2")  # no --steps: "--seconds 2" is two seconds of learning
+    assert result.returncode == 0, result.stderr
+    timed = load_model(tmp_path / "t.pt").styles[-1].meta["adapted"]
+    assert timed["settings"]["steps"] == MAX_STEPS and timed["steps_done"] > 2 and timed["training_seconds"] >= 2
     assert trained.net.convolutions().keys() == adapted.net.convolutions().keys()
     assert all(torch.equal(v, adapted.net.convolutions()[k]) for k, v in trained.net.convolutions().items())
 

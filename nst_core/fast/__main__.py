@@ -43,6 +43,7 @@ from .model import FastModel, save_model
 from .train import (
     ADAPT_SETTINGS,
     INHERITED_LOSSES,
+    MAX_STEPS,
     TrainProgress,
     TrainSettings,
     adapt_settings,
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_arguments(adapt)
     group = adapt.add_argument_group("training settings (the width is the base model's)")
     group.add_argument("--seconds", type=float, dest="max_seconds", default=None,
-                       help="wall-clock limit in seconds (as --max-seconds)")
+                       help="wall-clock limit in seconds (as --max-seconds); it learns until then unless --steps "
+                       "says how many steps")
     for f in dataclasses.fields(TrainSettings):
         # The base fixes the width; a new style learns from the perceptual teacher; --seconds is the time limit.
         if f.name not in ("width", "teacher", "max_seconds") and not f.name.startswith("distil"):
@@ -233,7 +235,9 @@ def adapt(args: argparse.Namespace) -> int:
         raise SettingsError("There is no shipped multi-style network yet to add a painting to; give a model with "
                             "--base FILE.")
     base = MODELS.get(resolve_model(args.base or GALLERY_MODEL))
-    settings = settings_from_args(args, **adapt_settings(base), width=base.net.width)
+    # "--seconds 180" means three minutes of learning: not cut short by train's 1000-step default on a fast CPU.
+    until_time_is_up = {"steps": MAX_STEPS} if args.max_seconds else {}
+    settings = settings_from_args(args, **adapt_settings(base), **until_time_is_up, width=base.net.width)
     name = style_name(args.style)
     if base.index(name) is not None:
         raise SettingsError(f"{base.source} already holds a style called {name!r}; rename the painting's file.")

@@ -65,6 +65,7 @@ ADAPT_SETTINGS = {"learning_rate": 0.03}
 # loss at 15 that a fresh training starts with).
 INHERITED_LOSSES = ("content_layer", "content_weight", "style_layers", "style_loss", "style_size", "style_weight",
                     "tv_weight")
+MAX_STEPS = 1_000_000  # the most steps a run may ask for: in effect "until the time limit"
 # What may differ between a checkpoint and the run that resumes it: how long and how often, not what.
 RESUMABLE_CHANGES = {"steps", "sample_every", "checkpoint_every", "max_seconds", "device"}
 
@@ -78,7 +79,7 @@ class TrainSettings:
                            "learns to reproduce those pictures.", choices=TEACHERS)
     width: str = setting("slim", "Network width: slim runs in real time on a CPU, full is Johnson's original.",
                          choices=tuple(WIDTHS))
-    steps: int = setting(1000, "Training steps (batches).", low=1, high=1_000_000)
+    steps: int = setting(1000, "Training steps (batches).", low=1, high=MAX_STEPS)
     batch: int = setting(2, "Crops per step (Johnson et al.: 4).", low=1, high=64)
     crop: int = setting(128, "Side of the square training crops in pixels (128-192 trains quickly on a CPU; "
                         "Johnson et al.: 256).", low=32, high=1024)
@@ -105,9 +106,9 @@ class TrainSettings:
     seed: int = setting(0, "Seed of the network's start and of the crops: the same seed trains the same network.",
                         low=0, high=2**31 - 1)
     sample_every: int = setting(100, "Show the network's output on the held-out photo every N steps.",
-                                low=1, high=1_000_000)
+                                low=1, high=MAX_STEPS)
     checkpoint_every: int = setting(100, "Write a checkpoint every N steps (to resume after a stop).",
-                                    low=1, high=1_000_000)
+                                    low=1, high=MAX_STEPS)
     weights: str = setting(default_weights, "The VGG weights of the teacher (as the engine's --weights).")
     device: str = setting("auto", "Where to compute: auto, cpu, cuda or mps.", choices=("auto", "cpu", "cuda", "mps"))
     precision: str = setting("auto", "The teacher's VGG arithmetic: bf16 is fast on CUDA and on CPUs with "

@@ -26,7 +26,7 @@ from nst_core.fast import apply
 from nst_core.fast.apply import MODELS, fast_recipe, shipped_styles, style_model, stylize_fast
 from nst_core.fast.data import PhotoSet
 from nst_core.fast.model import FastModel, model_bytes
-from nst_core.fast.train import TrainSettings, adapt_settings, train_iter
+from nst_core.fast.train import MAX_STEPS, TrainSettings, adapt_settings, train_iter
 from nst_core.images import decode_image
 from nst_core.lru import LRU
 
@@ -40,7 +40,7 @@ from ..zerogpu import on_gpu, on_zero_gpu
 
 LIVE_SIDE = 256  # webcam frames are stylized at this size: >= 10 frames/s on two CPU cores (bench.fast)
 # Training in the studio: the shipped models' recipe (nst_core.fast.train defaults) on the visitor's photo alone.
-TRAIN_SETTINGS = dict(steps=1_000_000, sample_every=5, checkpoint_every=1_000_000)
+TRAIN_SETTINGS = dict(steps=MAX_STEPS, sample_every=5, checkpoint_every=MAX_STEPS)
 TRAINED_SESSIONS = 32  # sessions whose best trained network is kept until it is downloaded
 
 
