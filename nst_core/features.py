@@ -12,6 +12,7 @@ python -m pytest ...`). The arithmetic is right but emulated where the instructi
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 
@@ -79,6 +80,7 @@ NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 PRETEND_BF16_ENV = "NST_PRETEND_NATIVE_BF16"  # the testing aid in the module's docstring
 
 
+@functools.cache  # read once: the fast networks ask for every webcam and video frame
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
     """The CPU's feature flags as Linux reports them; empty where there is no /proc/cpuinfo (macOS, Windows)."""
     try:

@@ -180,8 +180,8 @@ def test_a_fast_network_paints_in_bf16_where_the_cpu_has_it_and_the_picture_is_f
     difference = (fp32 - bf16).abs()
     assert 0 < difference.max() and difference.mean() < 0.02, difference.mean()
     monkeypatch.setenv(PRETEND_BF16_ENV, "1")
-    assert paints_in_bf16(model) and fast_recipe(model, gradient_image(64, 48), gradient_image(64, 48)
-                                                 )["fast_model"]["precision"] == "bf16"
+    picture = gradient_image(64, 48)
+    assert paints_in_bf16(model) and fast_recipe(model, picture, picture)["fast_model"]["precision"] == "bf16"
     assert not paints_in_bf16(model, "fp32")
     monkeypatch.delenv(PRETEND_BF16_ENV)
     assert paints_in_bf16(model) == native_bf16_cpu()
